@@ -1,0 +1,72 @@
+"""The scope chokepoint: every list, detail, export, API response and statistic filters its rows
+through `Model.objects.visible_to(user, action)`.
+
+A user's grants are (role, area subtree, validity). An action is allowed on a row when some
+active grant's role allows the action (core.roles.ROLE_ACTIONS) and the row's materialised path
+lies inside the grant's area. Each scoped model names its path column in `scope_path_field`.
+Outside the subtree a row simply does not exist for that user: views answer 404."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+from django.db.models import Q
+
+from .roles import allows
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+
+def grants_of(user: AbstractBaseUser | AnonymousUser) -> list[tuple[str, str]]:
+    """Active (role, area path) pairs, read once per user object (one query per request)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    cached = getattr(user, "_wuzhi_grants", None)
+    if cached is None:
+        from .models import Grant
+
+        cached = list(Grant.objects.active().filter(user=user).values_list("role", "area__path"))
+        user._wuzhi_grants = cached  # type: ignore[union-attr]
+    return cached
+
+
+def forget_grants(user: Any) -> None:
+    if hasattr(user, "_wuzhi_grants"):
+        del user._wuzhi_grants
+
+
+def scope_paths(user: Any, action: str) -> list[str] | None:
+    """The area paths where `user` may do `action`; None means everywhere (superuser)."""
+    if getattr(user, "is_superuser", False) and user.is_active:
+        return None
+    paths = sorted({path for role, path in grants_of(user) if allows(role, action)})
+    # A path inside another adds nothing to the filter.
+    return [p for i, p in enumerate(paths) if not any(p.startswith(q) for q in paths[:i])]
+
+
+def can(user: Any, action: str, path: str) -> bool:
+    """May `user` do `action` on something located at `path`?"""
+    paths = scope_paths(user, action)
+    return paths is None or any(path.startswith(p) for p in paths)
+
+
+def roles_of(user: Any) -> set[str]:
+    return {role for role, _ in grants_of(user)}
+
+
+class ScopedQuerySet(models.QuerySet):
+    def scope_q(self, user: Any, action: str) -> Q | None:
+        paths = scope_paths(user, action)
+        if paths is None:
+            return None
+        field = getattr(self.model, "scope_path_field", "area_path")
+        q = Q(pk__in=[])
+        for path in paths:
+            q |= Q(**{f"{field}__startswith": path})
+        return q
+
+    def visible_to(self, user: Any, action: str = "view") -> ScopedQuerySet:
+        q = self.scope_q(user, action)
+        return self if q is None else self.filter(q)

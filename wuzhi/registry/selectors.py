@@ -1,0 +1,187 @@
+"""Reads worth naming: search, filters, overdue visits, tag suggestions, the building grid.
+Every function takes the querysets it filters from the scope chokepoint."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from wuzhi.core import crypto
+from wuzhi.core.models import Area
+from wuzhi.core.validators import normalize_phone, normalize_text, parse_id_number
+
+from . import choices as c
+from .models import Household, Resident, ResidentTag, Tag
+
+_ASCII = re.compile(r"[a-z]+")
+
+
+def resident_search_q(query: str) -> Q:
+    """What a worker types in the one search box: a name, pinyin (`zhangli`) or initials (`zl`),
+    the last digits of an ID or phone number, a full ID or phone number, or part of an address."""
+    q = normalize_text(query).lower().replace(" ", "")
+    if not q:
+        return Q()
+    if _ASCII.fullmatch(q):
+        return Q(name_pinyin__startswith=q) | Q(name_initials__startswith=q)
+    if re.fullmatch(r"\d{3,6}x?", q):
+        tail = q[-4:].upper()
+        return Q(id_tail=tail) | Q(phone_tail=tail) | Q(household__address__contains=q)
+    if re.fullmatch(r"\d{15}|\d{17}[\dx]", q):
+        try:
+            return Q(id_number_hash=crypto.blind_index(parse_id_number(q).number, "id"))
+        except Exception:
+            return Q(pk__in=[])
+    if re.fullmatch(r"(\+?86)?1\d{10}", q):
+        try:
+            return Q(phone_hash=crypto.blind_index(normalize_phone(q), "phone"))
+        except Exception:
+            return Q(pk__in=[])
+    return Q(name__contains=q) | Q(household__address__contains=q)
+
+
+def descendant_tag_ids(tag_ids: list[int]) -> set[int]:
+    """A tag filter includes its sub-tags: 困境儿童 finds 孤儿 too."""
+    children: dict[int | None, list[int]] = {}
+    for pk, parent in Tag.objects.values_list("pk", "parent_id"):
+        children.setdefault(parent, []).append(pk)
+    found, stack = set(), list(tag_ids)
+    while stack:
+        pk = stack.pop()
+        if pk not in found:
+            found.add(pk)
+            stack.extend(children.get(pk, []))
+    return found
+
+
+@dataclass
+class ResidentFilter:
+    q: str = ""
+    area: Area | None = None
+    tag_ids: list[int] | None = None
+    age_min: int | None = None
+    age_max: int | None = None
+    status: str = c.PersonStatus.PRESENT
+    sex: str = ""
+
+    def apply(self, qs: QuerySet[Resident], today: dt.date | None = None) -> QuerySet[Resident]:
+        today = today or timezone.localdate()
+        if self.q:
+            qs = qs.filter(resident_search_q(self.q))
+        if self.area is not None:
+            qs = qs.filter(area_path__startswith=self.area.path)
+        if self.tag_ids:
+            ids = descendant_tag_ids(self.tag_ids)
+            qs = qs.filter(Exists(ResidentTag.objects.filter(resident=OuterRef("pk"), tag_id__in=ids)))
+        if self.age_min is not None:
+            qs = qs.filter(birth_date__lte=_years_before(today, self.age_min))
+        if self.age_max is not None:
+            qs = qs.filter(birth_date__gt=_years_before(today, self.age_max + 1))
+        if self.status:
+            qs = qs.filter(status=self.status)
+        if self.sex:
+            qs = qs.filter(sex=self.sex)
+        return qs
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def overdue_residents(qs: QuerySet[Resident], now: dt.datetime | None = None) -> QuerySet[Resident]:
+    """Special-care people whose household was not visited within their tag's interval
+    (独居老人 monthly, …); a person with several tags is due by the strictest one."""
+    now = now or timezone.now()
+    cond = Q(pk__in=[])
+    for tag_id, days in Tag.objects.filter(visit_interval_days__isnull=False).values_list("pk", "visit_interval_days"):
+        cutoff = now - dt.timedelta(days=days)
+        cond |= Q(
+            Exists(ResidentTag.objects.filter(resident=OuterRef("pk"), tag_id=tag_id)),
+            Q(household__last_visited_at__isnull=True) | Q(household__last_visited_at__lt=cutoff),
+        )
+    return qs.filter(cond, status=c.PersonStatus.PRESENT)
+
+
+@dataclass
+class Suggestion:
+    resident: Resident
+    tag: Tag
+    reason: str
+
+
+SUGGESTION_RULES = {
+    # tag name: (reason, predicate over (resident, household members, today))
+    "独居老人": "年满60周岁且户内无其他在住成员",
+    "空巢老人": "年满60周岁且户内在住成员均满60周岁",
+    "残疾人": "登记了残疾类别",
+}
+
+
+def tag_suggestions(qs: QuerySet[Resident], limit: int = 200) -> list[Suggestion]:
+    """Tags the data implies but nobody has set yet, for a worker to confirm or ignore."""
+    tags = {t.name: t for t in Tag.objects.filter(name__in=SUGGESTION_RULES)}
+    if not tags:
+        return []
+    today = timezone.localdate()
+    sixty = _years_before(today, 60)
+    present = qs.filter(status=c.PersonStatus.PRESENT)
+    out: list[Suggestion] = []
+
+    def untagged(name: str) -> Q:
+        return ~Exists(ResidentTag.objects.filter(resident=OuterRef("pk"), tag=tags[name]))
+
+    if "独居老人" in tags:
+        alone = present.filter(birth_date__lte=sixty).annotate(
+            n=Count("household__members", filter=Q(household__members__status=c.PersonStatus.PRESENT))
+        ).filter(n=1).filter(untagged("独居老人"))
+        out += [Suggestion(r, tags["独居老人"], SUGGESTION_RULES["独居老人"]) for r in alone.select_related("household")[:limit]]
+    if "空巢老人" in tags:
+        young = Resident.objects.filter(household=OuterRef("household"), status=c.PersonStatus.PRESENT,
+                                        birth_date__gt=sixty)
+        empty_nest = present.filter(birth_date__lte=sixty).annotate(
+            n=Count("household__members", filter=Q(household__members__status=c.PersonStatus.PRESENT))
+        ).filter(n__gte=2).filter(~Exists(young)).filter(untagged("空巢老人"))
+        out += [Suggestion(r, tags["空巢老人"], SUGGESTION_RULES["空巢老人"])
+                for r in empty_nest.select_related("household")[:limit]]
+    if "残疾人" in tags:
+        disabled = present.exclude(disability="").filter(untagged("残疾人"))
+        out += [Suggestion(r, tags["残疾人"], SUGGESTION_RULES["残疾人"]) for r in disabled.select_related("household")[:limit]]
+    return out[:limit]
+
+
+def building_grid(building: Area, households: QuerySet[Household]) -> dict[str, Any]:
+    """楼栋一张图: floors (top first) × dwellings per unit, each cell with its household and the tags
+    of its members, in a fixed number of queries whatever the building's size."""
+    from .models import Dwelling
+
+    units = list(Area.objects.filter(parent=building).order_by("sort", "segment"))
+    dwellings = list(Dwelling.objects.filter(unit__in=units).order_by("floor", "number"))
+    visible = {h.dwelling_id: h for h in households.filter(dwelling__in=dwellings, status=c.HouseholdStatus.PRESENT)
+               .annotate(n=Count("members", filter=Q(members__status=c.PersonStatus.PRESENT)))}
+    tag_rows = (ResidentTag.objects.filter(resident__household__in=[h.pk for h in visible.values()],
+                                           resident__status=c.PersonStatus.PRESENT)
+                .values_list("resident__household_id", "tag__name", "tag__color"))
+    tags_by_household: dict[int, dict[str, str]] = {}
+    for hid, name, color in tag_rows:
+        tags_by_household.setdefault(hid, {})[name] = color
+    floors = sorted({d.floor for d in dwellings}, reverse=True)
+    columns = []
+    for unit in units:
+        per_floor: dict[int, list[dict[str, Any]]] = {}
+        for d in dwellings:
+            if d.unit_id == unit.pk:
+                h = visible.get(d.pk)
+                per_floor.setdefault(d.floor, []).append({
+                    "dwelling": d, "household": h,
+                    "tags": tags_by_household.get(h.pk, {}) if h else {},
+                })
+        columns.append({"unit": unit, "floors": [(f, per_floor.get(f, [])) for f in floors]})
+    return {"building": building, "floors": floors, "units": columns}

@@ -1,0 +1,204 @@
+"""Settings come from environment variables so one code base runs a laptop demo (SQLite, no
+configuration) and a city deployment (PostgreSQL, several processes) unchanged.
+
+WUZHI_HOME            where the SQLite file, generated secrets and uploads live (default ./var)
+WUZHI_DATABASE_URL    sqlite:///path or postgres://user@host:5432/db (default: SQLite in WUZHI_HOME)
+WUZHI_SECRET_KEY      Django secret key (generated into WUZHI_HOME/secrets.json when absent)
+WUZHI_FIELD_KEYS      encryption keys for ID and phone numbers, "kid:base64key,kid2:base64key";
+                      the first one encrypts, all of them decrypt (key rotation)
+WUZHI_INDEX_KEY       HMAC key for the blind indexes (exact lookup of encrypted values)
+WUZHI_DEBUG           1 for development
+WUZHI_ALLOWED_HOSTS   comma separated
+WUZHI_CACHE_URL       redis://127.0.0.1:6379/0 for several processes; default a file cache
+WUZHI_PUBLIC_URL      the address printed on QR codes (default http://127.0.0.1:8000)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
+HOME = Path(os.environ.get("WUZHI_HOME", Path.cwd() / "var")).resolve()
+HOME.mkdir(parents=True, exist_ok=True)
+
+
+def _generated_secrets() -> dict[str, str]:
+    """Secrets for a deployment that did not configure any: made once, kept in WUZHI_HOME with
+    owner-only permissions so a restart decrypts what the last run encrypted."""
+    path = HOME / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    data = {
+        "secret_key": secrets.token_urlsafe(50),
+        "field_keys": "k1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "index_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    }
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(data))
+    return data
+
+
+def _env(name: str, generated_key: str | None = None, default: str = "") -> str:
+    value = os.environ.get(name)
+    if value:
+        return value
+    if generated_key:
+        return _generated_secrets()[generated_key]
+    return default
+
+
+DEBUG = _env("WUZHI_DEBUG") == "1"
+SECRET_KEY = _env("WUZHI_SECRET_KEY", "secret_key")
+FIELD_KEYS = _env("WUZHI_FIELD_KEYS", "field_keys")
+INDEX_KEY = _env("WUZHI_INDEX_KEY", "index_key")
+PUBLIC_URL = _env("WUZHI_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+ALLOWED_HOSTS = [h for h in _env("WUZHI_ALLOWED_HOSTS", default="127.0.0.1,localhost,testserver").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in _env("WUZHI_CSRF_TRUSTED_ORIGINS").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "wuzhi.core",
+    "wuzhi.registry",
+    "wuzhi.reports",
+    "wuzhi.portal",
+    "wuzhi.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "wuzhi.urls"
+WSGI_APPLICATION = "wuzhi.wsgi.application"
+ASGI_APPLICATION = "wuzhi.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "wuzhi.core.context_processors.wuzhi",
+            ],
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        _env("WUZHI_DATABASE_URL", default=f"sqlite:///{HOME / 'wuzhi.sqlite3'}"),
+        conn_max_age=60,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the dashboard read while an import writes; the busy timeout waits for the
+    # single writer instead of failing at once with "database is locked".
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(HOME / "test.sqlite3")}
+
+_cache_url = _env("WUZHI_CACHE_URL")
+if _cache_url.startswith("redis://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}}
+else:
+    # A file cache is shared by every process on one machine, which is what import progress needs.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(HOME / "cache"),
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_AGE = 60 * 60 * 10  # one working day
+SESSION_COOKIE_HTTPONLY = True
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = HOME / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = HOME / "media"
+MEDIA_URL = "/media/"
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
+WHITENOISE_USE_FINDERS = True  # serve vendored assets without a collectstatic step in the demo
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "wuzhi.core.pagination.KeysetPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "五治 wuzhi API",
+    "DESCRIPTION": "社区治理平台接口:区域、户、人员、走访。所有结果按用户的网格范围过滤。",
+    "VERSION": "0.1.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("WUZHI_LOG_LEVEL", "WARNING")},
+}

@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from wuzhi.core import api as core_api
+from wuzhi.core import views as core_views
+from wuzhi.registry import api as registry_api
+
+router = DefaultRouter()
+core_api.register(router)
+registry_api.register(router)
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("areas/", include("wuzhi.core.urls")),
+    path("registry/", include("wuzhi.registry.urls")),
+    path("reports/", include("wuzhi.reports.urls")),
+    path("p/", include("wuzhi.portal.urls")),
+    path("api/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]
