@@ -22,7 +22,7 @@ class AreaKind(models.TextChoices):
 
 
 # Which kind may hang under which: the tree's shape is data, checked on every save.
-CHILD_KIND = {
+CHILD_KIND: dict[str | None, AreaKind] = {
     None: AreaKind.COUNTY,
     AreaKind.COUNTY: AreaKind.TOWN,
     AreaKind.TOWN: AreaKind.COMMUNITY,
@@ -149,6 +149,9 @@ class ChangeLog(models.Model):
         indexes = [models.Index(fields=["model", "object_id", "at"])]
         ordering = ["-at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.get_op_display()} {self.object_repr}"
+
 
 class AccessLog(models.Model):
     """Reads of sensitive data: revealing an ID or phone number, exporting a list."""
@@ -175,3 +178,6 @@ class AccessLog(models.Model):
         verbose_name_plural = "敏感信息访问记录"
         indexes = [models.Index(fields=["model", "object_id"]), models.Index(fields=["actor", "at"])]
         ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.object_repr}"

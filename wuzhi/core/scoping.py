@@ -27,7 +27,7 @@ def grants_of(user: AbstractBaseUser | AnonymousUser) -> list[tuple[str, str]]:
     if cached is None:
         from .models import Grant
 
-        cached = list(Grant.objects.active().filter(user=user).values_list("role", "area__path"))
+        cached = list(Grant.objects.active().filter(user_id=user.pk or 0).values_list("role", "area__path"))
         user._wuzhi_grants = cached  # type: ignore[union-attr]
     return cached
 

@@ -10,7 +10,7 @@ ETHNICITIES = [
     "俄罗斯族", "鄂温克族", "德昂族", "保安族", "裕固族", "京族", "塔塔尔族", "独龙族", "鄂伦春族", "赫哲族",
     "门巴族", "珞巴族", "基诺族",
 ]
-Ethnicity = models.TextChoices("Ethnicity", [(e, e) for e in ETHNICITIES])  # type: ignore[misc]
+Ethnicity = models.TextChoices("Ethnicity", [(e, e) for e in ETHNICITIES])  # type: ignore[misc,call-overload]
 
 
 class Sex(models.TextChoices):

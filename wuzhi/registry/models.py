@@ -147,7 +147,7 @@ class Resident(models.Model):
     residence = models.CharField("户籍与居住", max_length=8, choices=c.Residence.choices, default=c.Residence.BOTH)
     hukou_address = models.CharField("户籍地", max_length=128, blank=True)
     status = models.CharField("状态", max_length=4, choices=c.PersonStatus.choices, default=c.PersonStatus.PRESENT)
-    tags = models.ManyToManyField(Tag, through="ResidentTag", blank=True, related_name="residents", verbose_name="标签")
+    tags: models.ManyToManyField[Tag, ResidentTag] = models.ManyToManyField(Tag, through="ResidentTag", blank=True, related_name="residents", verbose_name="标签")
     area_path = models.CharField(max_length=255, editable=False)
     note = models.TextField("备注", blank=True)
     version = models.PositiveIntegerField(default=1)
@@ -222,6 +222,9 @@ class ResidentTag(models.Model):
         constraints = [models.UniqueConstraint(fields=["resident", "tag"], name="resident_tag_unique")]
         indexes = [models.Index(fields=["tag", "resident"], name="resident_tag_by_tag")]
 
+    def __str__(self) -> str:
+        return f"{self.resident_id}:{self.tag_id}"
+
 
 class Visit(models.Model):
     """走访: one or more staff saw a household (and some of its members) and noted what they found."""
@@ -278,3 +281,6 @@ class ImportJob(models.Model):
         verbose_name = "导入任务"
         verbose_name_plural = "导入任务"
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} · {self.get_status_display()}"

@@ -102,7 +102,7 @@ def overdue_residents(qs: QuerySet[Resident], now: dt.datetime | None = None) ->
     now = now or timezone.now()
     cond = Q(pk__in=[])
     for tag_id, days in Tag.objects.filter(visit_interval_days__isnull=False).values_list("pk", "visit_interval_days"):
-        cutoff = now - dt.timedelta(days=days)
+        cutoff = now - dt.timedelta(days=days or 0)
         cond |= Q(
             Exists(ResidentTag.objects.filter(resident=OuterRef("pk"), tag_id=tag_id)),
             Q(household__last_visited_at__isnull=True) | Q(household__last_visited_at__lt=cutoff),
@@ -135,7 +135,7 @@ def tag_suggestions(qs: QuerySet[Resident], limit: int = 200) -> list[Suggestion
     present = qs.filter(status=c.PersonStatus.PRESENT)
     out: list[Suggestion] = []
 
-    def untagged(name: str) -> Q:
+    def untagged(name: str) -> Any:
         return ~Exists(ResidentTag.objects.filter(resident=OuterRef("pk"), tag=tags[name]))
 
     if "独居老人" in tags:

@@ -3,6 +3,7 @@ importer and the demo generator call these and nothing else."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -101,7 +102,7 @@ def household_create(*, actor: Any, dwelling: Dwelling | None = None, area: Area
     return household
 
 
-def _bump(model: type, obj: Any, version: int, what: str) -> None:
+def _bump(model: Any, obj: Any, version: int, what: str) -> None:
     """Optimistic lock: the row is ours only if nobody saved since `version` was read."""
     updated = model.objects.filter(pk=obj.pk, version=version).update(version=F("version") + 1)
     if not updated:
@@ -282,7 +283,7 @@ def visit_record(*, actor: Any, household: Household, findings: str, visitors: I
     visit = Visit(household=household, area_path=household.area_path, findings=findings.strip(), kind=kind,
                   follow_up_needed=follow_up_needed, follow_up_note=follow_up_note.strip(),
                   created_by=actor, visited_at=visited_at or timezone.now())
-    if visit.visited_at > timezone.now() + timezone.timedelta(minutes=5):
+    if visit.visited_at > timezone.now() + dt.timedelta(minutes=5):
         raise ValidationError({"visited_at": "走访时间不能晚于现在"})
     visit.full_clean()
     visit.save()
