@@ -129,7 +129,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(HOME / "test.sqlite3")}
 
 _cache_url = _env("WUZHI_CACHE_URL")
 if _cache_url.startswith("redis://"):
