@@ -30,6 +30,13 @@ def make_phone() -> str:
     return f"139{next(_counter):08d}"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The production hasher costs ~0.3 s per user on purpose; tests make many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher",
+                                 "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+
+
 @pytest.fixture
 def tree(db):
     """county 530626 → town 100 → community 012 (福兴社区) → grids 01, 02 → one building each with

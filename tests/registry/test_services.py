@@ -93,3 +93,33 @@ def test_moving_a_household_moves_its_people_into_the_new_scope(tree, people, ma
     reg.household_update(actor=people.secretary, household=h, version=h.version, dwelling=tree.dwellings[-1])
     assert Resident.objects.visible_to(people.worker1).count() == 0
     assert Resident.objects.visible_to(people.worker2).count() == 1
+
+
+def test_tag_changes_are_in_the_diff(tree, people, make_household):
+    from wuzhi.registry.models import Tag
+
+    alone = Tag.objects.create(name="独居老人", visit_interval_days=30)
+    disabled = Tag.objects.create(name="残疾人")
+    h = make_household(tree.dwellings[0], [("王奶奶", {"birth": "19450301"})])
+    r = h.head
+    reg.set_resident_tags(actor=people.worker1, resident=r, tags=[alone])
+    reg.resident_update(actor=people.worker1, resident=r, version=r.version, tags=[alone, disabled])
+    rows = list(ChangeLog.objects.filter(model="registry.resident", object_id=str(r.pk), op="update").order_by("id"))
+    assert [row.changes["tags"] for row in rows] == [["", "独居老人"], ["独居老人", "残疾人、独居老人"]]
+    reg.visit_record(actor=None, household=h, findings="系统补录")
+
+
+def test_duplicate_id_in_another_grid_is_not_named(tree, people, make_household):
+    make_household(tree.dwellings[-1], [("赵六", {"id_number": "530626197005120039"})])  # grid 2
+    mine = make_household(tree.dwellings[0])
+    with pytest.raises(ValidationError) as exc:
+        reg.resident_create(actor=people.worker1, household=mine, name="假名", id_number="530626197005120039")
+    message = exc.value.message_dict["id_number"][0]
+    assert "赵六" not in message and "其他网格" in message and "已登记" in message
+
+
+def test_no_area_below_a_unit(tree):
+    from wuzhi.core import services as core_services
+
+    with pytest.raises(ValidationError, match="单元下不能"):
+        core_services.area_create(actor=None, parent=tree.units[0], segment="1", name="x")

@@ -29,7 +29,12 @@ def _plain(value: Any) -> Any:
 
 
 def snapshot(obj: models.Model) -> dict[str, Any]:
+    """The audited state of `obj`: its concrete fields plus the many-to-many fields the model
+    lists in `audit_m2m` (as sorted names, one query each)."""
     data: dict[str, Any] = {}
+    if obj.pk is not None:
+        for name in getattr(obj, "audit_m2m", ()):
+            data[name] = "、".join(sorted(str(x) for x in getattr(obj, name).all()))
     for field in obj._meta.concrete_fields:
         name = field.attname
         if name in SKIPPED or name.endswith(HIDDEN_SUFFIXES) or field.primary_key:

@@ -65,7 +65,9 @@ class Area(models.Model):
         return self.full_name or self.name
 
     def clean(self) -> None:
-        expected = CHILD_KIND[self.parent.kind if self.parent else None]
+        expected = CHILD_KIND.get(self.parent.kind if self.parent else None)
+        if expected is None:
+            raise ValidationError({"parent": "单元下不能再建立下级区域,户室请在单元页面添加"})
         if self.kind != expected:
             raise ValidationError({"kind": f"{self.parent or '顶层'}下只能建立“{expected.label}”"})
         if not self.segment.isalnum():

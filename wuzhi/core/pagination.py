@@ -1,16 +1,29 @@
 """Keyset pagination: a page is "the next N rows after this key", so page 500 costs what page 1
-costs and no list ever counts a whole table. Used by the HTML lists and the API alike."""
+costs and no list ever counts a whole table. Used by the HTML lists and the API alike.
+
+The key of a row is the tuple of its ordering fields; `ordering` may mix ascending and
+descending fields ("-visited_at", "-id") and may follow relations ("household__address_key").
+Ordering fields must be non-null: "greater than NULL" has no answer in SQL, so a row with a
+NULL key would be skipped by the next page."""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
+
+
+class InvalidCursor(ValueError):
+    """The `after` token was not made by this server for this ordering (tampered or stale)."""
 
 
 @dataclass
@@ -25,36 +38,71 @@ def _encode(values: list[Any]) -> str:
 
 def _decode(token: str) -> list[Any] | None:
     try:
-        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except ValueError:
+        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error):  # also JSON and UTF-8 errors, both ValueErrors
         return None
+    # Anything but a flat list of scalars did not come from _encode.
+    if not isinstance(values, list) or any(isinstance(v, list | dict) for v in values):
+        return None
+    return values
 
 
 def _after_q(fields: list[str], values: list[Any]) -> Q:
-    """(a, b, c) > (x, y, z) written with ORs so every database can use the index."""
+    """(a, b, c) > (x, y, z) written with ORs so every database can use the index; a descending
+    field compares with "<" instead of ">"."""
     q = Q(pk__in=[])
     for i, field in enumerate(fields):
         name, desc = field.lstrip("-"), field.startswith("-")
         step = Q(**{f"{name}__{'lt' if desc else 'gt'}": values[i]})
-        for prev, value in zip(fields[:i], values[:i], strict=False):
+        for prev, value in zip(fields[:i], values[:i], strict=True):
             step &= Q(**{prev.lstrip("-"): value})
         q |= step
     return q
 
 
-def keyset_page(qs: QuerySet[Any], ordering: list[str], after: str | None, size: int) -> Page:
-    """`ordering` must end with a unique field (the primary key) so the key is total."""
+def _key_of(row: Any, field: str) -> Any:
+    """The value of an ordering field on a row, following `__` through related objects
+    (getattr alone does not understand "household.address_key")."""
+    value = row
+    parts = field.lstrip("-").split("__")
+    for i, part in enumerate(parts):
+        try:
+            model_field = value._meta.get_field(part)
+        except (AttributeError, FieldDoesNotExist):  # "pk", properties
+            model_field = None
+        if i == len(parts) - 1 and model_field is not None and model_field.many_to_one:
+            # Ordering by a foreign key orders by its id; reading the id costs no query.
+            return getattr(value, model_field.attname)
+        value = getattr(value, part)
+    return value
+
+
+def keyset_page(qs: QuerySet[Any], ordering: list[str], after: str | None, size: int, *,
+                strict: bool = False) -> Page:
+    """`ordering` must end with a unique field (the primary key) so the key is total.
+
+    An `after` token that cannot be decoded or does not fit the ordering starts from the first
+    page, or raises InvalidCursor when `strict` (the API prefers a 400 to a silent restart)."""
     qs = qs.order_by(*ordering)
-    values = _decode(after) if after else None
-    if values and len(values) == len(ordering):
-        qs = qs.filter(_after_q(ordering, values))
+    if after:
+        values = _decode(after)
+        if values is None or len(values) != len(ordering):
+            if strict:
+                raise InvalidCursor(after)
+        else:
+            try:
+                # Field.get_prep_value runs here, so a value of the wrong type fails now, not
+                # later while the page is read.
+                qs = qs.filter(_after_q(ordering, values))
+            except (ValueError, TypeError, DjangoValidationError) as exc:
+                if strict:
+                    raise InvalidCursor(after) from exc
     rows = list(qs[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
     token = None
     if more and rows:
-        last = rows[-1]
-        token = _encode([getattr(last, f.lstrip("-").replace("__", ".")) for f in ordering])
+        token = _encode([_key_of(rows[-1], f) for f in ordering])
     return Page(rows, token)
 
 
@@ -68,7 +116,10 @@ class KeysetPagination(BasePagination):
             size = min(int(request.query_params.get("page_size", self.page_size)), self.max_page_size)
         except ValueError:
             size = self.page_size
-        page = keyset_page(queryset, ordering, request.query_params.get("after"), max(size, 1))
+        try:
+            page = keyset_page(queryset, ordering, request.query_params.get("after"), max(size, 1), strict=True)
+        except InvalidCursor:
+            raise ValidationError({"after": ["分页游标无效,请从第一页重新读取"]}) from None
         self.request = request
         self.next_token = page.next_token
         return page.rows
@@ -90,9 +141,11 @@ class KeysetPagination(BasePagination):
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return [
-            {"name": "after", "required": False, "in": "query", "description": "上一页返回的游标",
-             "schema": {"type": "string"}},
-            {"name": "page_size", "required": False, "in": "query", "schema": {"type": "integer"}},
+            {"name": "after", "required": False, "in": "query",
+             "description": "上一页返回的游标(直接使用响应中的 next 链接即可)", "schema": {"type": "string"}},
+            {"name": "page_size", "required": False, "in": "query",
+             "description": f"每页条数,默认 {self.page_size},最多 {self.max_page_size}",
+             "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size}},
         ]
 
 

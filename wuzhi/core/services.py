@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from . import audit
@@ -27,8 +28,11 @@ def area_create(*, actor: Any, parent: Area | None, segment: str, name: str, kin
         _require(actor, Action.MANAGE_AREAS, parent.path)
     elif actor is not None and not actor.is_superuser:
         raise NotAllowed("只有系统管理员可以建立顶层区域")
+    default_kind = CHILD_KIND.get(parent.kind if parent else None)
+    if default_kind is None:
+        raise ValidationError({"parent": "单元下不能再建立下级区域,户室请在单元页面添加"})
     area = Area(parent=parent, segment=segment.strip(), name=name.strip(),
-                kind=kind or CHILD_KIND[parent.kind if parent else None], sort=sort, floors=floors, note=note)
+                kind=kind or default_kind, sort=sort, floors=floors, note=note)
     area.compute_path()
     area.full_clean()
     area.save()

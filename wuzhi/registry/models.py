@@ -98,6 +98,7 @@ class Household(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ScopedQuerySet.as_manager()
+    audit_m2m = ("tags",)
 
     class Meta:
         verbose_name = "户"
@@ -155,6 +156,7 @@ class Resident(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ScopedQuerySet.as_manager()
+    audit_m2m = ("tags",)
 
     class Meta:
         verbose_name = "居民"
@@ -238,7 +240,8 @@ class Visit(models.Model):
     findings = models.TextField("走访情况")
     follow_up_needed = models.BooleanField("需要跟进", default=False)
     follow_up_note = models.CharField("跟进事项", max_length=255, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedQuerySet.as_manager()

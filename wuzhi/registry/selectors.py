@@ -29,8 +29,12 @@ def resident_search_q(query: str) -> Q:
         return Q()
     if _ASCII.fullmatch(q):
         return Q(name_pinyin__startswith=q) | Q(name_initials__startswith=q)
-    if re.fullmatch(r"\d{3,6}x?", q):
+    if re.fullmatch(r"\d{3}x?|\d{4,6}x?", q):
+        # Only the last 4 digits are stored in clear (as the mask shows them): 4–6 digits match
+        # on their last 4; 3 digits match the end of the stored tail.
         tail = q[-4:].upper()
+        if len(tail) < 4:
+            return Q(id_tail__endswith=tail) | Q(phone_tail__endswith=tail) | Q(household__address__contains=q)
         return Q(id_tail=tail) | Q(phone_tail=tail) | Q(household__address__contains=q)
     if re.fullmatch(r"\d{15}|\d{17}[\dx]", q):
         try:
@@ -87,6 +91,34 @@ class ResidentFilter:
         if self.sex:
             qs = qs.filter(sex=self.sex)
         return qs
+
+
+def filter_households(user: Any, qs: QuerySet[Household], *, q: str = "", area: Area | None = None,
+                      tag: Tag | None = None, status: str = "") -> QuerySet[Household]:
+    """The household list's filter over an already scoped queryset. A search finds people first
+    (name, pinyin, ID tail …) and shows their households; an address or number matches directly.
+    A tag matches the household's own tags or any present member's, sub-tags included."""
+    q = normalize_text(q)
+    if q:
+        people = Resident.objects.visible_to(user).filter(resident_search_q(q)).values("household_id")
+        qs = qs.filter(Q(pk__in=people) | Q(address__contains=q) | Q(number__contains=q))
+    if area is not None:
+        qs = qs.filter(area_path__startswith=area.path)
+    if tag is not None:
+        ids = descendant_tag_ids([tag.pk])
+        qs = qs.filter(
+            Exists(Household.tags.through.objects.filter(household=OuterRef("pk"), tag_id__in=ids))
+            | Exists(ResidentTag.objects.filter(resident__household=OuterRef("pk"), tag_id__in=ids,
+                                                resident__status=c.PersonStatus.PRESENT))
+        )
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def filter_areas(user: Any) -> QuerySet[Area]:
+    """The grids and buildings a user may filter lists by."""
+    return Area.objects.visible_to(user).filter(kind__in=["grid", "building"]).order_by("path")
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:

@@ -139,15 +139,19 @@ def household_update(*, actor: Any, household: Household, version: int, dwelling
 
 # ---- residents -----------------------------------------------------------------------------
 
-def _duplicate_message(id_hash: str, exclude_pk: int | None) -> str | None:
+def _duplicate_message(actor: Any, id_hash: str, exclude_pk: int | None) -> str | None:
+    """Name the existing record only to someone who may see it: otherwise the form would tell a
+    worker whose ID number this is anywhere in the county."""
     other = (Resident.objects.filter(id_number_hash=id_hash).exclude(pk=exclude_pk)
              .select_related("household").first())
     if other is None:
         return None
-    return f"该身份证号已登记:{other.name}({other.household.address})"
+    if actor is None or can(actor, Action.VIEW, other.area_path):
+        return f"该身份证号已登记:{other.name}({other.household.address})"
+    return "该身份证号已登记在其他网格,请联系社区核实后再办理迁入"
 
 
-def _apply_identity(resident: Resident, *, name: str | None, id_number: str | None, phone: str | None,
+def _apply_identity(actor: Any, resident: Resident, *, name: str | None, id_number: str | None, phone: str | None,
                     landline: str | None) -> None:
     """Validate and set the identifying fields; errors are keyed by field for the form."""
     errors: dict[str, str] = {}
@@ -162,7 +166,7 @@ def _apply_identity(resident: Resident, *, name: str | None, id_number: str | No
         except ValidationError as exc:
             errors["id_number"] = exc.messages[0]
         else:
-            dup = _duplicate_message(crypto.blind_index(parsed.number, "id"), resident.pk)
+            dup = _duplicate_message(actor, crypto.blind_index(parsed.number, "id"), resident.pk)
             if dup:
                 errors["id_number"] = dup
             else:
@@ -196,8 +200,9 @@ def resident_create(*, actor: Any, household: Household, name: str, id_number: s
     for field in RESIDENT_FIELDS:
         if field in fields:
             setattr(resident, field, fields[field])
-    _apply_identity(resident, name=name, id_number=id_number, phone=phone, landline=landline)
-    resident.full_clean(exclude=["tags"])
+    _apply_identity(actor, resident, name=name, id_number=id_number, phone=phone, landline=landline)
+    # The ID number's uniqueness was checked above with a readable message; skip the second query.
+    resident.full_clean(exclude=["tags"], validate_unique=False)
     resident.save()
     if resident.relation == c.Relation.HEAD and household.head_id is None:
         Household.objects.filter(pk=household.pk).update(head=resident)
@@ -215,30 +220,35 @@ def resident_update(*, actor: Any, resident: Resident, version: int, name: str |
     """Fields left None are unchanged; an empty phone clears it."""
     require(actor, Action.CHANGE, resident.area_path)
     before = audit.snapshot(resident)
-    _apply_identity(resident, name=name, id_number=id_number, phone=phone, landline=landline)
+    _apply_identity(actor, resident, name=name, id_number=id_number, phone=phone, landline=landline)
     for field in RESIDENT_FIELDS:
         if field in fields:
             setattr(resident, field, fields[field])
-    resident.full_clean(exclude=["tags"])
+    resident.full_clean(exclude=["tags"], validate_unique=False)
     _bump(Resident, resident, version, f"居民“{resident.name}”的信息")
     resident.save()
     if tags is not None:
-        set_resident_tags(actor=actor, resident=resident, tags=tags)
+        _replace_tags(resident, tags, actor, ResidentTag.Source.MANUAL)
     audit.log_change(actor, resident, before)
     return resident
 
 
-def set_resident_tags(*, actor: Any, resident: Resident, tags: Iterable[Tag],
-                      source: str = ResidentTag.Source.MANUAL) -> None:
+def _replace_tags(resident: Resident, tags: Iterable[Tag], actor: Any, source: str) -> None:
     wanted = {t.pk for t in tags}
     have = set(ResidentTag.objects.filter(resident=resident).values_list("tag_id", flat=True))
     ResidentTag.objects.filter(resident=resident, tag_id__in=have - wanted).delete()
     ResidentTag.objects.bulk_create(
         [ResidentTag(resident=resident, tag_id=pk, source=source, added_by=actor) for pk in wanted - have]
     )
-    if have != wanted:
-        names = dict(Tag.objects.filter(pk__in=have | wanted).values_list("pk", "name"))
-        audit.log_change(actor, resident, {"tags": "、".join(sorted(names[p] for p in have))} | audit.snapshot(resident))
+
+
+@transaction.atomic
+def set_resident_tags(*, actor: Any, resident: Resident, tags: Iterable[Tag],
+                      source: str = ResidentTag.Source.MANUAL) -> None:
+    require(actor, Action.CHANGE, resident.area_path)
+    before = audit.snapshot(resident)
+    _replace_tags(resident, tags, actor, source)
+    audit.log_change(actor, resident, before)
 
 
 @transaction.atomic
@@ -247,8 +257,9 @@ def tag_confirm(*, actor: Any, resident: Resident, tag: Tag) -> None:
     require(actor, Action.CHANGE, resident.area_path)
     if ResidentTag.objects.filter(resident=resident, tag=tag).exists():
         return
+    before = audit.snapshot(resident)
     ResidentTag.objects.create(resident=resident, tag=tag, source=ResidentTag.Source.SUGGESTED, added_by=actor)
-    audit.log_change(actor, resident, audit.snapshot(resident) | {"tags": "(确认建议前)"}, note=f"确认标签:{tag.name}")
+    audit.log_change(actor, resident, before, note=f"确认系统建议的标签:{tag.name}")
 
 
 # ---- sensitive reads -----------------------------------------------------------------------

@@ -1,0 +1,476 @@
+"""Registry pages: households, residents, visits, the building grid.
+
+Each query starts from `Model.objects.visible_to(user, action)`, so a household of another grid is
+a 404. Lists use keyset pages and a fixed number of queries (tags prefetched, member counts
+annotated) whatever the number of rows. Writes call registry.services only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import operator
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from wuzhi.core import audit
+from wuzhi.core.models import Area, AreaKind, Grant
+from wuzhi.core.pagination import keyset_page
+from wuzhi.core.roles import ROLE_ACTIONS, Action
+from wuzhi.core.scoping import can, scope_paths
+from wuzhi.core.views import apply_errors, client_ip, forbidden, require, staff_view
+
+from . import choices as c
+from . import selectors, services
+from .forms import (
+    HouseholdCreateForm,
+    HouseholdEditForm,
+    HouseholdFilterForm,
+    ResidentFilterForm,
+    ResidentForm,
+    VisitForm,
+)
+from .models import Dwelling, Household, Resident, ResidentTag, Tag, Visit
+
+PAGE_SIZE = 30
+VISIT_LIMIT = 50
+HISTORY_LIMIT = 100
+# The export views belong to the import/export module; we only link to them with our filters.
+EXPORT_HOUSEHOLDS = "/registry/export/households.xlsx"
+EXPORT_RESIDENTS = "/registry/export/residents.xlsx"
+# Cells of the building grid turn red for these tags, for any tag with a visiting interval (the
+# special-care tags by definition) and any tag coloured "danger".
+CARE_TAGS = {"独居老人", "空巢老人", "留守儿童", "残疾人", "困境儿童", "孤儿", "特困人员"}
+
+
+# ---- helpers -----------------------------------------------------------------------------
+
+
+def _wants_partial(request: HttpRequest, target: str) -> bool:
+    """htmx live search swaps only the result block; a plain GET gets the whole page."""
+    htmx = getattr(request, "htmx", None)
+    if not htmx:
+        return False
+    return htmx.target == target and not htmx.boosted
+
+
+def _export_href(base: str, params: Any) -> str:
+    params = params.copy()
+    params.pop("after", None)
+    query = params.urlencode()
+    return f"{base}?{query}" if query else base
+
+
+def _due_days(tags: list[Tag]) -> int | None:
+    """A person or household is due by the strictest visiting interval among its tags."""
+    days = [t.visit_interval_days for t in tags if t.visit_interval_days]
+    return min(days) if days else None
+
+
+def _is_overdue(last: dt.datetime | None, due: int | None, now: dt.datetime) -> bool:
+    if last is None:
+        return True
+    return due is not None and last < now - dt.timedelta(days=due)
+
+
+def _unique_tags(tags: list[Tag]) -> list[Tag]:
+    seen: dict[int, Tag] = {}
+    for tag in tags:
+        seen.setdefault(tag.pk, tag)
+    return sorted(seen.values(), key=lambda t: (t.sort, t.name))
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return fallback
+
+
+# ---- households --------------------------------------------------------------------------
+
+
+@staff_view
+def household_list(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    params = request.GET.copy()
+    # "在住" is what a worker means by "my households"; an explicit empty status shows all.
+    params.setdefault("status", c.HouseholdStatus.PRESENT)
+    form = HouseholdFilterForm(params, user=user)
+    qs = form.filter(Household.objects.visible_to(user))
+
+    present = Resident.objects.filter(status=c.PersonStatus.PRESENT).prefetch_related("tags")
+    qs = (qs.select_related("head")
+          .annotate(member_count=Count("members", filter=Q(members__status=c.PersonStatus.PRESENT)))
+          .prefetch_related("tags", Prefetch("members", queryset=present, to_attr="present_members")))
+    page = keyset_page(qs, ["address_key", "id"], request.GET.get("after"), PAGE_SIZE)
+
+    now = timezone.now()
+    for h in page.rows:
+        member_tags = [t for m in h.present_members for t in m.tags.all()]
+        h.badges = _unique_tags([*h.tags.all(), *member_tags])
+        h.overdue = _is_overdue(h.last_visited_at, _due_days(member_tags), now)
+
+    context = {
+        "form": form, "page": page, "after": request.GET.get("after"),
+        "export_href": _export_href(EXPORT_HOUSEHOLDS, params),
+        "may_create": scope_paths(user, Action.CHANGE) != [],
+    }
+    if _wants_partial(request, "results"):
+        return render(request, "registry/_household_results.html", context)
+    return render(request, "registry/household_list.html", context)
+
+
+def _history(objects: list[Any]) -> list[dict[str, Any]]:
+    """ChangeLog rows of a household and its members as readable lines (who, when, field: old → new).
+    Sensitive columns were logged masked by the services; technical columns are left out."""
+    if not objects:
+        return []
+    entries = list(functools.reduce(operator.or_, [audit.history(o) for o in objects])[:HISTORY_LIMIT])
+    models = {"registry.household": Household, "registry.resident": Resident}
+    hidden = {"area", "area_path", "address_key", "dwelling", "household", "id_tail", "phone_tail"}
+    names = {str(o.pk): o.name for o in objects if isinstance(o, Resident)}
+    rows = []
+    for entry in entries:
+        model = models.get(entry.model)
+        changes = []
+        if entry.op != entry.Op.CREATE:
+            for field, pair in sorted(entry.changes.items()):
+                if field in hidden or not isinstance(pair, list) or len(pair) != 2:
+                    continue
+                changes.append(_change_line(model, field, pair, names))
+        rows.append({"entry": entry, "changes": changes,
+                     "what": model._meta.verbose_name if model else entry.model})
+    return rows
+
+
+def _change_line(model: Any, field: str, pair: list[Any], names: dict[str, str]) -> dict[str, Any]:
+    label, old, new = field, pair[0], pair[1]
+    if field == "tags":
+        label = _("标签")
+    elif model is not None:
+        try:
+            mf = model._meta.get_field(field)
+        except Exception:
+            mf = None
+        if mf is not None:
+            label = str(mf.verbose_name)
+            if mf.choices:
+                labels = {str(k): v for k, v in mf.flatchoices}
+                old, new = labels.get(str(old), old), labels.get(str(new), new)
+    if field == "head":
+        old, new = names.get(str(old), old), names.get(str(new), new)
+    # An empty string and None both read "(空)"; 0 and False stay as they are.
+    return {"label": label, "old": None if old == "" else old, "new": None if new == "" else new}
+
+
+@staff_view
+def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    household = get_object_or_404(
+        Household.objects.visible_to(user).select_related("dwelling__unit__parent", "area", "head"), pk=pk
+    )
+    members = sorted(household.members.prefetch_related("tags"),
+                     key=lambda m: (m.status != c.PersonStatus.PRESENT, m.relation != c.Relation.HEAD, m.pk))
+    visits = list(household.visits.select_related("created_by").prefetch_related("visitors", "residents")
+                  .order_by("-visited_at", "-id")[:VISIT_LIMIT])
+    path = household.area_path
+    member_tags = [t for m in members if m.status == c.PersonStatus.PRESENT for t in m.tags.all()]
+    return render(request, "registry/household_detail.html", {
+        "household": household,
+        "members": members,
+        "visits": visits,
+        "history": _history([household, *members]),
+        "household_tags": list(household.tags.all()),
+        "overdue": _is_overdue(household.last_visited_at, _due_days(member_tags), timezone.now()),
+        "due_days": _due_days(member_tags),
+        "may_change": can(user, Action.CHANGE, path),
+        "may_visit": can(user, Action.VISIT, path),
+        "may_reveal": can(user, Action.REVEAL, path),
+    })
+
+
+@staff_view
+def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    household = get_object_or_404(Household.objects.visible_to(user).select_related("head"), pk=pk)
+    require(user, Action.CHANGE, household.area_path)
+    form = HouseholdEditForm(request.POST or None, household=household)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.household_update(actor=user, household=household, version=d["version"], head=d["head"],
+                                      tags=d["tags"], **form.service_kwargs())
+        except ValidationError as exc:
+            # ConcurrentEdit lands here too: the message says to reload; the typed values stay.
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("户信息已保存"))
+            return redirect("registry:household_detail", pk=household.pk)
+    status = 400 if form.errors else 200
+    return render(request, "registry/household_form.html",
+                  {"form": form, "household": household, "title": _("编辑户信息")}, status=status)
+
+
+@staff_view
+def household_create(request: HttpRequest) -> HttpResponse:
+    """Two steps on one page: pick a building, then a dwelling in it (or come from the building
+    grid with ?dwelling=…)."""
+    user = request.user
+    if scope_paths(user, Action.CHANGE) == []:
+        return forbidden(request, _("您没有登记新户的权限"))
+    buildings = list(Area.objects.visible_to(user, Action.CHANGE).filter(kind=AreaKind.BUILDING).order_by("path"))
+    dwellings_in_scope = Dwelling.objects.visible_to(user, Action.CHANGE).select_related("unit")
+    building = None
+    initial: dict[str, Any] = {}
+    source = request.POST if request.method == "POST" else request.GET
+    if str(source.get("dwelling", "")).isdigit():
+        chosen = get_object_or_404(dwellings_in_scope, pk=source["dwelling"])
+        building = next((b for b in buildings if b.pk == chosen.unit.parent_id), None)
+        initial["dwelling"] = chosen.pk
+    if building is None and str(source.get("building", "")).isdigit():
+        building = next((b for b in buildings if b.pk == int(source["building"])), None)
+    form = None
+    if building is not None:
+        dwellings = dwellings_in_scope.filter(unit__parent=building).order_by("unit__sort", "unit__segment",
+                                                                            "floor", "number")
+        form = HouseholdCreateForm(request.POST if request.method == "POST" else None, dwellings=dwellings,
+                                   initial=initial)
+        if request.method == "POST" and form.is_valid():
+            try:
+                household = services.household_create(actor=user, dwelling=form.cleaned_data["dwelling"],
+                                                      **form.service_kwargs())
+            except ValidationError as exc:
+                apply_errors(form, exc)
+            else:
+                messages.success(request, _("已登记新户 %(number)s,请添加户主") % {"number": household.number})
+                return redirect("registry:resident_create", pk=household.pk)
+    status = 400 if form is not None and form.errors else 200
+    return render(request, "registry/household_create.html",
+                  {"form": form, "buildings": buildings, "building": building}, status=status)
+
+
+# ---- residents ---------------------------------------------------------------------------
+
+
+@staff_view
+def resident_list(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    params = request.GET.copy()
+    params.setdefault("status", c.PersonStatus.PRESENT)
+    form = ResidentFilterForm(params, user=user)
+    qs = form.filter(Resident.objects.visible_to(user)).select_related("household").prefetch_related("tags")
+    page = keyset_page(qs, ["household_id", "id"], request.GET.get("after"), PAGE_SIZE)
+    context = {
+        "form": form, "page": page, "after": request.GET.get("after"),
+        "export_href": _export_href(EXPORT_RESIDENTS, params),
+        "filtered": any(params.get(k) for k in ("tag", "age_min", "age_max", "sex", "area"))
+        or params.get("status") != c.PersonStatus.PRESENT,
+    }
+    if _wants_partial(request, "results"):
+        return render(request, "registry/_resident_results.html", context)
+    return render(request, "registry/resident_list.html", context)
+
+
+@staff_view
+def resident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    resident = get_object_or_404(Resident.objects.visible_to(user).select_related("household"), pk=pk)
+    tag_rows = list(ResidentTag.objects.filter(resident=resident).select_related("tag", "added_by")
+                    .order_by("tag__sort", "tag__name"))
+    visits = list(resident.visits.select_related("created_by").prefetch_related("visitors")
+                  .order_by("-visited_at", "-id")[:20])
+    path = resident.area_path
+    return render(request, "registry/resident_detail.html", {
+        "resident": resident, "household": resident.household, "tag_rows": tag_rows, "visits": visits,
+        "history": _history([resident]),
+        "may_change": can(user, Action.CHANGE, path),
+        "may_visit": can(user, Action.VISIT, path),
+        "may_reveal": can(user, Action.REVEAL, path),
+    })
+
+
+@staff_view
+def resident_create(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    household = get_object_or_404(Household.objects.visible_to(user), pk=pk)
+    require(user, Action.CHANGE, household.area_path)
+    initial = {"relation": c.Relation.HEAD if household.head_id is None else c.Relation.SON}
+    form = ResidentForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            resident = services.resident_create(actor=user, household=household, **form.service_kwargs())
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("已添加成员 %(name)s") % {"name": resident.name})
+            return redirect("registry:household_detail", pk=household.pk)
+    status = 400 if form.errors else 200
+    return render(request, "registry/resident_form.html",
+                  {"form": form, "household": household, "title": _("添加成员")}, status=status)
+
+
+@staff_view
+def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    resident = get_object_or_404(Resident.objects.visible_to(user).select_related("household"), pk=pk)
+    require(user, Action.CHANGE, resident.area_path)
+    form = ResidentForm(request.POST or None, resident=resident)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.resident_update(actor=user, resident=resident, version=form.cleaned_data["version"],
+                                     **form.service_kwargs())
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("%(name)s 的信息已保存") % {"name": resident.name})
+            return redirect("registry:resident_detail", pk=resident.pk)
+    status = 400 if form.errors else 200
+    return render(request, "registry/resident_form.html",
+                  {"form": form, "household": resident.household, "resident": resident,
+                   "title": _("编辑成员信息")}, status=status)
+
+
+@staff_view
+@require_POST
+def reveal(request: HttpRequest, pk: int, field: str) -> HttpResponse:
+    """htmx swaps the returned fragment in place of the masked value; the service logs the read."""
+    resident = get_object_or_404(Resident.objects.visible_to(request.user), pk=pk)
+    if field not in services.SENSITIVE:
+        raise Http404
+    value = services.reveal(actor=request.user, resident=resident, field=field, ip=client_ip(request))
+    response = render(request, "registry/_revealed.html", {"value": value})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@staff_view
+@require_POST
+def tag_confirm(request: HttpRequest, pk: int, tag_pk: int) -> HttpResponse:
+    resident = get_object_or_404(Resident.objects.visible_to(request.user), pk=pk)
+    tag = get_object_or_404(Tag, pk=tag_pk)
+    services.tag_confirm(actor=request.user, resident=resident, tag=tag)
+    if getattr(request, "htmx", False):
+        return render(request, "registry/_tag_confirmed.html", {"resident": resident, "tag": tag})
+    messages.success(request, _("已为 %(name)s 加上标签“%(tag)s”") % {"name": resident.name, "tag": tag.name})
+    return redirect(_safe_next(request, reverse("home")))
+
+
+# ---- visits ------------------------------------------------------------------------------
+
+
+@staff_view
+def visit_list(request: HttpRequest) -> HttpResponse:
+    qs = (Visit.objects.visible_to(request.user).select_related("household", "created_by")
+          .prefetch_related("visitors", "residents"))
+    follow_up = request.GET.get("follow_up") == "1"
+    if follow_up:
+        qs = qs.filter(follow_up_needed=True)
+    page = keyset_page(qs, ["-visited_at", "-id"], request.GET.get("after"), PAGE_SIZE)
+    return render(request, "registry/visit_list.html", {"page": page, "follow_up": follow_up,
+                                                         "after": request.GET.get("after")})
+
+
+@staff_view
+def overdue(request: HttpRequest) -> HttpResponse:
+    qs = selectors.overdue_residents(Resident.objects.visible_to(request.user))
+    interval_tags = list(Tag.objects.filter(visit_interval_days__isnull=False).order_by("sort", "name"))
+    tag = next((t for t in interval_tags if str(t.pk) == request.GET.get("tag")), None)
+    if tag is not None:
+        qs = qs.filter(Exists(ResidentTag.objects.filter(resident=OuterRef("pk"), tag=tag)))
+    qs = qs.select_related("household").prefetch_related("tags")
+    # Building by building, the order a worker walks the grid in.
+    page = keyset_page(qs, ["area_path", "household_id", "id"], request.GET.get("after"), PAGE_SIZE)
+    now = timezone.now()
+    for r in page.rows:
+        r.due_tags = [t for t in r.tags.all() if t.visit_interval_days]
+        r.due_days = _due_days(r.due_tags)
+        last = r.household.last_visited_at
+        r.days_since = (now - last).days if last else None
+    return render(request, "registry/overdue.html", {
+        "page": page, "interval_tags": interval_tags, "tag": tag, "after": request.GET.get("after"),
+    })
+
+
+def _colleagues(user: Any, household: Household) -> Any:
+    """Staff who may visit this household: holders of a VISIT role on one of its ancestor areas."""
+    roles = [role for role, actions in ROLE_ACTIONS.items() if Action.VISIT in actions]
+    grants = Grant.objects.active().filter(role__in=roles, area__path__in=household.area.ancestor_paths())
+    return (get_user_model().objects.filter(is_active=True, grants__in=grants).exclude(pk=user.pk)
+            .distinct().order_by("first_name", "username"))
+
+
+@staff_view
+def visit_create(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    household = get_object_or_404(Household.objects.visible_to(user).select_related("area", "head"), pk=pk)
+    require(user, Action.VISIT, household.area_path)
+    members = household.members.filter(status=c.PersonStatus.PRESENT).order_by("id")
+    form = VisitForm(request.POST or None, members=members, colleagues=_colleagues(user, household))
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.visit_record(
+                actor=user, household=household, findings=d["findings"], visitors=[user, *d["co_visitors"]],
+                residents=d["residents"], visited_at=d["visited_at"], kind=d["kind"],
+                follow_up_needed=d["follow_up_needed"], follow_up_note=d["follow_up_note"],
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("走访已记录"))
+            return redirect(reverse("registry:household_detail", args=[household.pk]) + "#visits")
+    status = 400 if form.errors else 200
+    return render(request, "registry/visit_form.html", {"form": form, "household": household}, status=status)
+
+
+# ---- 楼栋一张图 ------------------------------------------------------------------------------
+
+
+def _care_tags(cell: dict[str, Any], care: set[str]) -> list[str]:
+    return [name for name, color in cell["tags"].items() if name in care or color == "danger"]
+
+
+def _cell_class(cell: dict[str, Any]) -> str:
+    dwelling, household = cell["dwelling"], cell["household"]
+    if household is not None and cell["care"]:
+        return "wz-cell-care"
+    if household is None:
+        return "wz-cell-empty"
+    if dwelling.occupancy == c.Occupancy.RENTED:
+        return "wz-cell-rented"
+    return "wz-cell-owner"
+
+
+@staff_view
+def building(request: HttpRequest, area_pk: int) -> HttpResponse:
+    user = request.user
+    area = get_object_or_404(Area.objects.visible_to(user).filter(kind=AreaKind.BUILDING).select_related("parent"),
+                             pk=area_pk)
+    grid = selectors.building_grid(area, Household.objects.visible_to(user))
+    care = CARE_TAGS | set(Tag.objects.filter(visit_interval_days__isnull=False).values_list("name", flat=True))
+    stats = {"dwellings": 0, "households": 0, "care": 0, "rented": 0}
+    for column in grid["units"]:
+        for _floor, cells in column["floors"]:
+            for cell in cells:
+                # Only the care tags are spelled out in the small cell (two of them at most).
+                cell["care"] = _care_tags(cell, care)[:2]
+                cell["css"] = _cell_class(cell)
+                stats["dwellings"] += 1
+                stats["households"] += cell["household"] is not None
+                stats["care"] += cell["css"] == "wz-cell-care"
+                stats["rented"] += cell["css"] == "wz-cell-rented"
+    return render(request, "registry/building.html", {
+        "building": area, "grid": grid, "stats": stats,
+        "may_change": can(user, Action.CHANGE, area.path),
+    })
