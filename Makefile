@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check wuzhi tests bench docs
+	$(BIN)/ruff check .
 	$(BIN)/mypy wuzhi
 
 clean:
