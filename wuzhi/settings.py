@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "wuzhi.core",
     "wuzhi.registry",
+    "wuzhi.party",
+    "wuzhi.activities",
     "wuzhi.reports",
     "wuzhi.portal",
     "wuzhi.demo",
@@ -164,6 +166,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = HOME / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every request when it is missing
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = HOME / "media"
 MEDIA_URL = "/media/"

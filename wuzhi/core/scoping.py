@@ -8,6 +8,7 @@ Outside the subtree a row simply does not exist for that user: views answer 404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
@@ -47,9 +48,36 @@ def scope_paths(user: Any, action: str) -> list[str] | None:
 
 
 def can(user: Any, action: str, path: str) -> bool:
-    """May `user` do `action` on something located at `path`?"""
+    """May `user` do `action` on something located at `path` (by their area grants)?"""
     paths = scope_paths(user, action)
     return paths is None or any(path.startswith(p) for p in paths)
+
+
+# Access that does not follow the area tree: a party member sees the households paired with
+# them wherever those live. Apps register, per model label, a function (user, action) → Q or
+# None; the chokepoint ORs it into the area filter, so lists, details, exports and the API all
+# see the same rows.
+RelationRule = Callable[[Any, str], Q | None]
+_RELATIONS: dict[str, list[RelationRule]] = {}
+
+
+def relation(model_label: str) -> Callable[[RelationRule], RelationRule]:
+    def register(rule: RelationRule) -> RelationRule:
+        if rule not in _RELATIONS.setdefault(model_label, []):
+            _RELATIONS[model_label].append(rule)
+        return rule
+
+    return register
+
+
+def can_on(user: Any, action: str, obj: Any) -> bool:
+    """`can` for one object, including relation rules (one query only when they matter)."""
+    path = getattr(obj, getattr(type(obj), "scope_path_field", "area_path"))
+    if can(user, action, path):
+        return True
+    if not _RELATIONS.get(obj._meta.label_lower):
+        return False
+    return type(obj).objects.visible_to(user, action).filter(pk=obj.pk).exists()
 
 
 def roles_of(user: Any) -> set[str]:
@@ -65,6 +93,10 @@ class ScopedQuerySet(models.QuerySet):
         q = Q(pk__in=[])
         for path in paths:
             q |= Q(**{f"{field}__startswith": path})
+        for rule in _RELATIONS.get(self.model._meta.label_lower, ()):
+            extra = rule(user, action)
+            if extra is not None:
+                q |= extra
         return q
 
     def visible_to(self, user: Any, action: str = "view") -> ScopedQuerySet:

@@ -16,11 +16,12 @@ from wuzhi.core import audit, crypto
 from wuzhi.core.errors import ConcurrentEdit, NotAllowed
 from wuzhi.core.models import AccessLog, Area, AreaKind
 from wuzhi.core.roles import Action
-from wuzhi.core.scoping import can
+from wuzhi.core.scoping import can, can_on
 from wuzhi.core.validators import normalize_phone, parse_id_number
 
 from . import choices as c
 from .models import Dwelling, Household, Resident, ResidentTag, Tag, Visit
+from .signals import household_moved
 
 RESIDENT_FIELDS = ("relation", "ethnicity", "education", "employment", "health", "disability",
                    "disability_grade", "political", "residence", "hukou_address", "status", "note")
@@ -28,10 +29,12 @@ HOUSEHOLD_FIELDS = ("hukou_address", "origin_county", "origin_town", "origin_vil
                     "moved_in_on", "status", "note")
 
 
-def require(actor: Any, action: str, path: str) -> None:
-    """actor None is the system itself (demo generator, management commands)."""
-    if actor is not None and not can(actor, action, path):
-        raise NotAllowed("您没有在该区域执行此操作的权限")
+def require(actor: Any, action: str, path: str, obj: Any = None) -> None:
+    """actor None is the system itself (demo generator, management commands). With `obj`, access
+    through a relation (a party member's paired household) counts too."""
+    if actor is None or can(actor, action, path) or (obj is not None and can_on(actor, action, obj)):
+        return
+    raise NotAllowed("您没有在该区域执行此操作的权限")
 
 
 # ---- dwellings -----------------------------------------------------------------------------
@@ -118,7 +121,9 @@ def household_update(*, actor: Any, household: Household, version: int, dwelling
         require(actor, Action.CHANGE, dwelling.area_path)
     before = audit.snapshot(household)
     _bump(Household, household, version, f"户“{household.address}”")
+    moved_from = None
     if dwelling is not None and dwelling.pk != household.dwelling_id:
+        moved_from = household.area_path
         _place(household, dwelling, None)
         Resident.objects.filter(household=household).update(area_path=household.area_path)
         Visit.objects.filter(household=household).update(area_path=household.area_path)
@@ -134,6 +139,9 @@ def household_update(*, actor: Any, household: Household, version: int, dwelling
     if tags is not None:
         household.tags.set(tags)
     audit.log_change(actor, household, before)
+    if moved_from is not None:
+        # Other apps keep their rows that follow a household (pairings, cases …) in step.
+        household_moved.send(sender=Household, household=household, old_path=moved_from, actor=actor)
     return household
 
 
@@ -285,7 +293,7 @@ def reveal(*, actor: Any, resident: Resident, field: str, ip: str | None = None)
 def visit_record(*, actor: Any, household: Household, findings: str, visitors: Iterable[Any] = (),
                  residents: Iterable[Resident] = (), visited_at: Any = None, kind: str = c.VisitKind.HOME,
                  follow_up_needed: bool = False, follow_up_note: str = "") -> Visit:
-    require(actor, Action.VISIT, household.area_path)
+    require(actor, Action.VISIT, household.area_path, household)
     residents = list(residents)
     if any(r.household_id != household.pk for r in residents):
         raise ValidationError({"residents": "只能选择本户成员"})
