@@ -1,0 +1,153 @@
+"""One model family behind every 场次 and 人次 figure (DESIGN.md §7).
+
+A team (党员服务队, 爱心服务队, 文艺队, 巡防队, a building's 3+N group …) has members; an activity
+(who ran it, which team, which governance, where, when) has attendance: named people, or a
+counted headcount when names were not taken. Classes, meals, camp days, law events, trainings
+and team activities are activities of different kinds, not separate silos."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from wuzhi.core.models import Area
+from wuzhi.core.scoping import ScopedQuerySet
+
+
+class Governance(models.TextChoices):
+    POLITICAL = "political", "政治引领"
+    SELF = "self", "自治"
+    LAW = "law", "法治"
+    MORAL = "moral", "德治"
+    SMART = "smart", "智治"
+
+
+class TeamKind(models.TextChoices):
+    PARTY_SERVICE = "party_service", "党员服务队"
+    CARE = "care", "爱心服务队"
+    MICRO_GROUP = "micro_group", "楼栋3+N微治理小组"
+    WATCH = "watch", "邻里守望服务队"
+    ART = "art", "文艺队"
+    PATROL = "patrol", "巡防队"
+    VOLUNTEER = "volunteer", "志愿服务队"
+
+
+class Team(models.Model):
+    kind = models.CharField("类别", max_length=16, choices=TeamKind.choices)
+    name = models.CharField("名称", max_length=64)
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="teams", verbose_name="所属区域")
+    area_path = models.CharField(max_length=255, editable=False)
+    governance = models.CharField("治理类别", max_length=10, choices=Governance.choices, default=Governance.POLITICAL)
+    description = models.CharField("简介", max_length=255, blank=True)
+    active = models.BooleanField("在册", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "服务队"
+        verbose_name_plural = "服务队"
+        ordering = ["kind", "name"]
+        constraints = [models.UniqueConstraint(fields=["area", "name"], name="team_unique_name")]
+        indexes = [models.Index(fields=["area_path"], name="team_path", opclasses=["varchar_pattern_ops"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMember(models.Model):
+    """A member is a resident of the community, a staff user, or (for outside volunteers such as
+    university students) just a name with their organisation."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members")
+    resident = models.ForeignKey("registry.Resident", null=True, blank=True, on_delete=models.PROTECT, related_name="team_memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="team_memberships")
+    name = models.CharField("姓名", max_length=32)
+    organisation = models.CharField("所在单位", max_length=64, blank=True)
+    role = models.CharField("队内职务", max_length=16, default="队员")
+    joined_on = models.DateField("加入日期", default=timezone.localdate)
+    left_on = models.DateField("退出日期", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "队员"
+        verbose_name_plural = "队员"
+        ordering = ["team_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.team} · {self.name}"
+
+
+class ActivityKind(models.TextChoices):
+    TEAM = "team", "服务队活动"
+    CLASS = "class", "课堂"
+    MEAL = "meal", "就餐"
+    CAMP = "camp", "夏令营"
+    LAW = "law", "普法宣传"
+    GRATITUDE = "gratitude", "感恩教育"
+    TRAINING = "training", "培训宣讲"
+    ART = "art", "文艺排练演出"
+    FESTIVAL = "festival", "节日活动"
+    PATROL = "patrol", "巡逻"
+
+
+class Activity(models.Model):
+    kind = models.CharField("类型", max_length=12, choices=ActivityKind.choices)
+    title = models.CharField("名称", max_length=128)
+    governance = models.CharField("治理类别", max_length=10, choices=Governance.choices)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="activities", verbose_name="服务队")
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="activities", verbose_name="区域")
+    area_path = models.CharField(max_length=255, editable=False)
+    venue = models.CharField("地点", max_length=64, blank=True)
+    starts_at = models.DateTimeField("开始时间")
+    ends_at = models.DateTimeField("结束时间", null=True, blank=True)
+    partner = models.CharField("合作单位", max_length=128, blank=True)
+    headcount = models.PositiveIntegerField("未记名人数", default=0, help_text="未逐一登记姓名时的清点人数")
+    note = models.TextField("活动内容", blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "活动"
+        verbose_name_plural = "活动"
+        ordering = ["-starts_at", "-id"]
+        indexes = [
+            models.Index(fields=["area_path"], name="activity_path", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["kind", "starts_at"], name="activity_kind_time"),
+            models.Index(fields=["team", "starts_at"], name="activity_team_time"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Attendance(models.Model):
+    class Role(models.TextChoices):
+        PARTICIPANT = "participant", "参与/服务对象"
+        VOLUNTEER = "volunteer", "志愿者"
+        TUTOR = "tutor", "辅导老师"
+        STAFF = "staff", "工作人员"
+
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="attendance")
+    resident = models.ForeignKey("registry.Resident", null=True, blank=True, on_delete=models.PROTECT, related_name="attendance")
+    member = models.ForeignKey(TeamMember, null=True, blank=True, on_delete=models.PROTECT, related_name="attendance")
+    name = models.CharField("姓名", max_length=32)
+    role = models.CharField("身份", max_length=12, choices=Role.choices, default=Role.PARTICIPANT)
+    hours = models.DecimalField("服务时长(小时)", max_digits=5, decimal_places=1, default=0)
+
+    class Meta:
+        verbose_name = "签到"
+        verbose_name_plural = "签到"
+        constraints = [
+            # A person is marked once per session, whichever list they were picked from.
+            models.UniqueConstraint(fields=["activity", "resident"], name="attendance_once_per_resident",
+                                    condition=models.Q(resident__isnull=False)),
+            models.UniqueConstraint(fields=["activity", "member"], name="attendance_once_per_member",
+                                    condition=models.Q(member__isnull=False)),
+        ]
+        indexes = [models.Index(fields=["activity", "role"], name="attendance_role")]
+
+    def __str__(self) -> str:
+        return f"{self.activity} · {self.name}"

@@ -1,0 +1,132 @@
+"""Writes for teams, activities and attendance: the one mechanism behind every 场次 and 人次."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from wuzhi.core import audit
+from wuzhi.core.models import Area
+from wuzhi.core.roles import Action
+from wuzhi.registry.services import require
+
+from .models import Activity, Attendance, Governance, Team, TeamMember
+
+# Which governance a kind of activity reports under unless told otherwise.
+DEFAULT_GOVERNANCE = {
+    "team": Governance.POLITICAL, "class": Governance.SELF, "meal": Governance.SELF, "camp": Governance.SELF,
+    "law": Governance.LAW, "patrol": Governance.LAW, "gratitude": Governance.MORAL, "training": Governance.MORAL,
+    "art": Governance.MORAL, "festival": Governance.MORAL,
+}
+
+
+@transaction.atomic
+def team_create(*, actor: Any, area: Area, kind: str, name: str, governance: str = "", description: str = "") -> Team:
+    require(actor, Action.CHANGE, area.path)
+    team = Team(area=area, area_path=area.path, kind=kind, name=name.strip(), description=description,
+                governance=governance or Governance.POLITICAL)
+    team.full_clean()
+    team.save()
+    audit.log_change(actor, team, None)
+    return team
+
+
+@transaction.atomic
+def member_add(*, actor: Any, team: Team, resident: Any = None, user: Any = None, name: str = "",
+               organisation: str = "", role: str = "队员", joined_on: dt.date | None = None) -> TeamMember:
+    require(actor, Action.CHANGE, team.area_path)
+    if resident is not None:
+        name = name or resident.name
+        if team.members.filter(resident=resident, left_on__isnull=True).exists():
+            raise ValidationError({"resident": f"{resident.name}已是{team.name}队员"})
+    elif user is not None:
+        name = name or user.get_full_name() or user.username
+    if not name.strip():
+        raise ValidationError({"name": "请填写队员姓名"})
+    member = TeamMember(team=team, resident=resident, user=user, name=name.strip(), organisation=organisation,
+                        role=role, joined_on=joined_on or timezone.localdate())
+    member.full_clean()
+    member.save()
+    audit.log_change(actor, member, None)
+    return member
+
+
+@transaction.atomic
+def member_leave(*, actor: Any, member: TeamMember, on: dt.date | None = None) -> TeamMember:
+    require(actor, Action.CHANGE, member.team.area_path)
+    before = audit.snapshot(member)
+    member.left_on = on or timezone.localdate()
+    member.save(update_fields=["left_on"])
+    audit.log_change(actor, member, before)
+    return member
+
+
+@transaction.atomic
+def activity_record(*, actor: Any, area: Area, kind: str, title: str, starts_at: dt.datetime,
+                    ends_at: dt.datetime | None = None, team: Team | None = None, governance: str = "",
+                    venue: str = "", partner: str = "", headcount: int = 0, note: str = "") -> Activity:
+    """An activity held (or planned) at `area`; attendance is marked separately."""
+    require(actor, Action.VISIT, area.path)
+    if team is not None and not area.path.startswith(team.area_path) and not team.area_path.startswith(area.path):
+        raise ValidationError({"team": "服务队不属于该区域"})
+    if ends_at is not None and ends_at < starts_at:
+        raise ValidationError({"ends_at": "结束时间不能早于开始时间"})
+    activity = Activity(area=area, area_path=area.path, kind=kind, title=title.strip(), starts_at=starts_at,
+                        ends_at=ends_at, team=team, governance=governance or DEFAULT_GOVERNANCE.get(kind, Governance.SELF),
+                        venue=venue, partner=partner, headcount=headcount, note=note,
+                        created_by=actor if getattr(actor, "pk", None) else None)
+    activity.full_clean()
+    activity.save()
+    audit.log_change(actor, activity, None)
+    return activity
+
+
+@transaction.atomic
+def attendance_mark(*, actor: Any, activity: Activity, residents: Iterable[Any] = (),
+                    members: Iterable[TeamMember] = (), names: Iterable[str] = (),
+                    role: str = Attendance.Role.PARTICIPANT, hours: Decimal | float = 0) -> list[Attendance]:
+    """Mark people present. A person already marked in this activity is refused with their name
+    (the roll call is idempotent per person, never counted twice)."""
+    require(actor, Action.VISIT, activity.area_path)
+    rows = [Attendance(activity=activity, resident=r, name=r.name, role=role, hours=Decimal(str(hours)))
+            for r in residents]
+    rows += [Attendance(activity=activity, member=m, resident=m.resident, name=m.name, role=role,
+                        hours=Decimal(str(hours))) for m in members]
+    rows += [Attendance(activity=activity, name=n.strip(), role=role, hours=Decimal(str(hours)))
+             for n in names if n.strip()]
+    already = set(activity.attendance.filter(resident__in=[r.resident for r in rows if r.resident])
+                  .values_list("name", flat=True))
+    already |= set(activity.attendance.filter(member__in=[r.member for r in rows if r.member])
+                   .values_list("name", flat=True))
+    if already:
+        raise ValidationError(f"{'、'.join(sorted(already))}已签到,不能重复登记")
+    try:
+        with transaction.atomic():
+            Attendance.objects.bulk_create(rows)
+    except IntegrityError:
+        raise ValidationError("同一人不能在一次活动中重复签到") from None
+    return rows
+
+
+@transaction.atomic
+def attendance_unmark(*, actor: Any, attendance: Attendance) -> None:
+    require(actor, Action.VISIT, attendance.activity.area_path)
+    attendance.delete()
+
+
+@transaction.atomic
+def headcount_set(*, actor: Any, activity: Activity, headcount: int) -> Activity:
+    require(actor, Action.VISIT, activity.area_path)
+    if headcount < 0:
+        raise ValidationError({"headcount": "人数不能为负数"})
+    before = audit.snapshot(activity)
+    activity.headcount = headcount
+    activity.save(update_fields=["headcount"])
+    audit.log_change(actor, activity, before)
+    return activity

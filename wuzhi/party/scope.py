@@ -1,0 +1,71 @@
+"""What the 三联系 pairings let people see beyond their area grants (DESIGN §2's chokepoint):
+a party member sees the households paired with them; a department's helper cadre sees every
+household paired with their department; a branch secretary sees the branch and its members.
+Pairings give VIEW and VISIT, never CHANGE or REVEAL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+
+from wuzhi.core.roles import Action
+from wuzhi.core.scoping import relation
+
+RELATION_ACTIONS = {Action.VIEW, Action.VISIT}
+
+
+def paired_household_ids(user: Any) -> list[int]:
+    """Read once per user object (per request), like the grants."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    cached = getattr(user, "_wuzhi_paired", None)
+    if cached is None:
+        from .models import Pairing
+
+        cached = list(
+            Pairing.objects.filter(ended_on__isnull=True)
+            .filter(Q(member__user_id=user.pk) | Q(cadre__department__cadres__user_id=user.pk))
+            .values_list("household_id", flat=True).distinct()
+        )
+        user._wuzhi_paired = cached
+    return cached
+
+
+@relation("registry.household")
+def _households(user: Any, action: str) -> Q | None:
+    ids = paired_household_ids(user) if action in RELATION_ACTIONS else []
+    return Q(pk__in=ids) if ids else None
+
+
+@relation("registry.resident")
+def _residents(user: Any, action: str) -> Q | None:
+    ids = paired_household_ids(user) if action in RELATION_ACTIONS else []
+    return Q(household_id__in=ids) if ids else None
+
+
+@relation("registry.visit")
+def _visits(user: Any, action: str) -> Q | None:
+    ids = paired_household_ids(user) if action in RELATION_ACTIONS else []
+    return Q(household_id__in=ids) if ids else None
+
+
+@relation("party.pairing")
+def _pairings(user: Any, action: str) -> Q | None:
+    if action not in RELATION_ACTIONS or not getattr(user, "is_authenticated", False):
+        return None
+    return Q(member__user_id=user.pk) | Q(cadre__department__cadres__user_id=user.pk)
+
+
+@relation("party.branch")
+def _branches(user: Any, action: str) -> Q | None:
+    if action != Action.VIEW or not getattr(user, "is_authenticated", False):
+        return None
+    return Q(secretary__user_id=user.pk)
+
+
+@relation("party.partymember")
+def _members(user: Any, action: str) -> Q | None:
+    if action != Action.VIEW or not getattr(user, "is_authenticated", False):
+        return None
+    return Q(branch__secretary__user_id=user.pk) | Q(user_id=user.pk)
