@@ -104,7 +104,8 @@ class Activity(models.Model):
     partner = models.CharField("合作单位", max_length=128, blank=True)
     headcount = models.PositiveIntegerField("未记名人数", default=0, help_text="未逐一登记姓名时的清点人数")
     note = models.TextField("活动内容", blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedQuerySet.as_manager()

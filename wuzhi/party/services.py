@@ -136,3 +136,27 @@ def pairing_confirm(*, actor: Any, pairing: Pairing) -> Pairing:
     pairing.save(update_fields=["flag"])
     audit.log_change(actor, pairing, before, note="确认继续结对")
     return pairing
+
+
+@transaction.atomic
+def branch_set_secretary(*, actor: Any, branch: Branch, member: PartyMember | None) -> Branch:
+    require(actor, Action.CHANGE, branch.area_path)
+    if member is not None and member.branch_id != branch.pk:
+        raise ValidationError({"secretary": "支部书记必须是本支部党员"})
+    before = audit.snapshot(branch)
+    branch.secretary = member
+    branch.save(update_fields=["secretary"])
+    audit.log_change(actor, branch, before)
+    return branch
+
+
+@transaction.atomic
+def member_link_user(*, actor: Any, member: PartyMember, user: Any) -> PartyMember:
+    """Give a party member a login, so they see and visit the households paired with them."""
+    require(actor, Action.CHANGE, member.area_path)
+    before = audit.snapshot(member)
+    member.user = user
+    member.full_clean()
+    member.save(update_fields=["user"])
+    audit.log_change(actor, member, before)
+    return member
