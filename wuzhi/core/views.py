@@ -89,6 +89,14 @@ def home(request: HttpRequest) -> HttpResponse:
         ResidentTag.objects.filter(resident__in=residents, tag__in=care_tags)
         .values_list("tag").annotate(n=Count("id")).values_list("tag", "n")
     )
+    # A parent tag (困境儿童) counts the people carrying it or any of its sub-tags (孤儿 …): one
+    # more query per parent tag, however many people there are.
+    tree = selectors.tag_descendants()
+    for tag in care_tags:
+        below = tree.get(tag.pk, {tag.pk})
+        if len(below) > 1:
+            per_tag[tag.pk] = (ResidentTag.objects.filter(resident__in=residents, tag_id__in=below)
+                               .values("resident_id").distinct().count())
     care = [{"tag": t, "count": per_tag.get(t.pk, 0)} for t in care_tags]
 
     overdue = selectors.overdue_residents(Resident.objects.visible_to(user))

@@ -49,18 +49,25 @@ def resident_search_q(query: str) -> Q:
     return Q(name__contains=q) | Q(household__address__contains=q)
 
 
-def descendant_tag_ids(tag_ids: list[int]) -> set[int]:
-    """A tag filter includes its sub-tags: 困境儿童 finds 孤儿 too."""
+def tag_descendants() -> dict[int, set[int]]:
+    """Every tag's id → itself and all its sub-tags, from one query."""
     children: dict[int | None, list[int]] = {}
     for pk, parent in Tag.objects.values_list("pk", "parent_id"):
         children.setdefault(parent, []).append(pk)
-    found, stack = set(), list(tag_ids)
-    while stack:
-        pk = stack.pop()
-        if pk not in found:
-            found.add(pk)
-            stack.extend(children.get(pk, []))
-    return found
+
+    def below(pk: int) -> set[int]:
+        found = {pk}
+        for child in children.get(pk, []):
+            found |= below(child)
+        return found
+
+    return {pk: below(pk) for pks in children.values() for pk in pks}
+
+
+def descendant_tag_ids(tag_ids: list[int]) -> set[int]:
+    """A tag filter includes its sub-tags: 困境儿童 finds 孤儿 too."""
+    tree = tag_descendants()
+    return set().union(*(tree.get(pk, {pk}) for pk in tag_ids)) if tag_ids else set()
 
 
 @dataclass
