@@ -11,6 +11,7 @@ WUZHI_DEBUG           1 for development
 WUZHI_ALLOWED_HOSTS   comma separated
 WUZHI_CACHE_URL       redis://127.0.0.1:6379/0 for several processes; default a file cache
 WUZHI_PUBLIC_URL      the address printed on QR codes (default http://127.0.0.1:8000)
+WUZHI_SERVICE_HOTLINE the community service hotline printed on unit boards
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ SECRET_KEY = _env("WUZHI_SECRET_KEY", "secret_key")
 FIELD_KEYS = _env("WUZHI_FIELD_KEYS", "field_keys")
 INDEX_KEY = _env("WUZHI_INDEX_KEY", "index_key")
 PUBLIC_URL = _env("WUZHI_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+SERVICE_HOTLINE = _env("WUZHI_SERVICE_HOTLINE", default="0870-7622345")
 ALLOWED_HOSTS = [h for h in _env("WUZHI_ALLOWED_HOSTS", default="127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in _env("WUZHI_CSRF_TRUSTED_ORIGINS").split(",") if o]
 

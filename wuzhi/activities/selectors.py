@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, IntegerField, Q, QuerySet, Sum, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from .models import Activity, Attendance
+from .models import Activity, Attendance, TeamMember
 
 
 def with_visits(activities: QuerySet[Activity]) -> QuerySet[Activity]:
@@ -32,3 +35,82 @@ def volunteer_hours(attendance: QuerySet[Attendance]) -> list[dict[str, Any]]:
         .annotate(activities=Count("activity", distinct=True), hours=Sum("hours"))
         .order_by("-hours", "name")
     )
+
+
+# ---- helpers of the activity pages ------------------------------------------------------------
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    """Local midnight of `day` as an aware datetime (activities are stored in UTC)."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def week_of(day: dt.date) -> tuple[dt.date, dt.date]:
+    """Monday of the week holding `day`, and the Monday after it."""
+    monday = day - dt.timedelta(days=day.weekday())
+    return monday, monday + dt.timedelta(days=7)
+
+
+def in_days(activities: QuerySet[Activity], first: dt.date, after_last: dt.date) -> QuerySet[Activity]:
+    """Activities starting on local days first … after_last - 1 (an index range, not __date)."""
+    return activities.filter(starts_at__gte=day_start(first), starts_at__lt=day_start(after_last))
+
+
+def attendance_totals(activity: Activity) -> dict[str, Any]:
+    """The roll call's running figures in one aggregate query: 人次 is the participants marked by
+    name plus the counted headcount; volunteers (and staff, tutors) serve and are not 人次."""
+    served = Q(role=Attendance.Role.PARTICIPANT)
+    row = activity.attendance.aggregate(
+        named=Count("id", filter=served), helpers=Count("id", filter=~served),
+        hours=Sum("hours", filter=~served),
+    )
+    return totals(row["named"], activity.headcount, row["helpers"], row["hours"])
+
+
+def totals(named: int, headcount: int, helpers: int, hours: Decimal | None) -> dict[str, Any]:
+    return {"named": named, "headcount": headcount, "visits": named + headcount,
+            "helpers": helpers, "hours": hours or Decimal("0")}
+
+
+def previous_session(activity: Activity, candidates: QuerySet[Activity]) -> Activity | None:
+    """The last earlier session of a recurring activity that has a roll call to copy: the same
+    team's, or for an activity without a team, the same title at the same place."""
+    qs = candidates.filter(starts_at__lt=activity.starts_at).exclude(pk=activity.pk)
+    if activity.team_id:
+        qs = qs.filter(team_id=activity.team_id)
+    else:
+        qs = qs.filter(team__isnull=True, title=activity.title, area_id=activity.area_id)
+    has_rows = Exists(Attendance.objects.filter(activity=OuterRef("pk")))
+    return qs.filter(has_rows).order_by("-starts_at", "-id").first()
+
+
+def team_figures(activities: QuerySet[Activity]) -> dict[int, dict[str, Any]]:
+    """Per team of the given (scoped, period-filtered) activities: 场次, 人次, volunteer hours, in
+    two grouped queries whatever the number of teams."""
+    out: dict[int, dict[str, Any]] = {}
+    for team_id, n, heads in (activities.filter(team__isnull=False).order_by().values_list("team_id")
+                              .annotate(n=Count("id"), heads=Sum("headcount")).values_list("team_id", "n", "heads")):
+        out[team_id] = {"activities": n, "visits": heads or 0, "hours": Decimal("0")}
+    served = Q(role=Attendance.Role.PARTICIPANT)
+    rows = (Attendance.objects.filter(activity__in=activities.filter(team__isnull=False).values("pk"))
+            .order_by().values_list("activity__team_id")
+            .annotate(named=Count("id", filter=served), hours=Sum("hours", filter=~served))
+            .values_list("activity__team_id", "named", "hours"))
+    for team_id, named, hours in rows:
+        figures = out.setdefault(team_id, {"activities": 0, "visits": 0, "hours": Decimal("0")})
+        figures["visits"] += named
+        figures["hours"] = hours or Decimal("0")
+    return out
+
+
+def describe_volunteers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of volunteer_hours with what a reader needs beside the name: the member's organisation,
+    team and role in it (one query for the members among the rows)."""
+    members = {m.pk: m for m in TeamMember.objects.filter(pk__in=[r["member_id"] for r in rows if r["member_id"]])
+               .select_related("team")}
+    for r in rows:
+        member = members.get(r["member_id"])
+        r["organisation"] = member.organisation if member else ""
+        r["team"] = member.team.name if member else ""
+        r["member_role"] = member.role if member else ""
+    return rows

@@ -93,7 +93,7 @@ def attendance_mark(*, actor: Any, activity: Activity, residents: Iterable[Any] 
                     role: str = Attendance.Role.PARTICIPANT, hours: Decimal | float = 0) -> list[Attendance]:
     """Mark people present. A person already marked in this activity is refused with their name
     (the roll call is idempotent per person, never counted twice)."""
-    require(actor, Action.VISIT, activity.area_path)
+    require(actor, Action.VISIT, activity.area_path, activity)
     rows = [Attendance(activity=activity, resident=r, name=r.name, role=role, hours=Decimal(str(hours)))
             for r in residents]
     rows += [Attendance(activity=activity, member=m, resident=m.resident, name=m.name, role=role,
@@ -116,13 +116,13 @@ def attendance_mark(*, actor: Any, activity: Activity, residents: Iterable[Any] 
 
 @transaction.atomic
 def attendance_unmark(*, actor: Any, attendance: Attendance) -> None:
-    require(actor, Action.VISIT, attendance.activity.area_path)
+    require(actor, Action.VISIT, attendance.activity.area_path, attendance.activity)
     attendance.delete()
 
 
 @transaction.atomic
 def headcount_set(*, actor: Any, activity: Activity, headcount: int) -> Activity:
-    require(actor, Action.VISIT, activity.area_path)
+    require(actor, Action.VISIT, activity.area_path, activity)
     if headcount < 0:
         raise ValidationError({"headcount": "人数不能为负数"})
     before = audit.snapshot(activity)
@@ -130,3 +130,42 @@ def headcount_set(*, actor: Any, activity: Activity, headcount: int) -> Activity
     activity.save(update_fields=["headcount"])
     audit.log_change(actor, activity, before)
     return activity
+
+
+@transaction.atomic
+def attendance_copy(*, actor: Any, activity: Activity, source: Activity) -> list[Attendance]:
+    """Mark in `activity` the people who attended `source` (the last session of a recurring
+    activity), keeping each one's role and hours. People already marked here and members who
+    had left the team by this session's day are skipped, so copying twice adds nobody."""
+    require(actor, Action.VISIT, activity.area_path, activity)
+    day = timezone.localdate(activity.starts_at)
+    marked = list(activity.attendance.values_list("member_id", "resident_id", "name"))
+    members_done = {m for m, _r, _n in marked if m}
+    residents_done = {r for _m, r, _n in marked if r}
+    names_done = {n for m, r, n in marked if not m and not r}
+    # attendance_mark takes one role and one number of hours per call: group the source's rows.
+    groups: dict[tuple[str, Decimal], dict[str, list[Any]]] = {}
+    for row in source.attendance.select_related("member", "resident").order_by("id"):
+        group = groups.setdefault((row.role, row.hours), {"members": [], "residents": [], "names": []})
+        if row.member is not None:
+            left = row.member.left_on is not None and row.member.left_on <= day
+            if left or row.member_id in members_done or row.resident_id in residents_done:
+                continue
+            group["members"].append(row.member)
+            members_done.add(row.member.pk)
+        elif row.resident is not None:
+            if row.resident_id in residents_done:
+                continue
+            group["residents"].append(row.resident)
+        else:
+            if row.name in names_done:
+                continue
+            group["names"].append(row.name)
+            names_done.add(row.name)
+        if row.resident_id:
+            residents_done.add(row.resident_id)
+    created: list[Attendance] = []
+    for (role, hours), group in groups.items():
+        if any(group.values()):
+            created += attendance_mark(actor=actor, activity=activity, role=role, hours=hours, **group)
+    return created

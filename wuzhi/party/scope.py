@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Q
 
 from wuzhi.core.roles import Action
-from wuzhi.core.scoping import relation
+from wuzhi.core.scoping import relation, scope_paths
 
 RELATION_ACTIONS = {Action.VIEW, Action.VISIT}
 
@@ -57,15 +57,41 @@ def _pairings(user: Any, action: str) -> Q | None:
     return Q(member__user_id=user.pk) | Q(cadre__department__cadres__user_id=user.pk)
 
 
+def _above(user: Any) -> Q | None:
+    """The party organisation sits higher in the tree than most of the people it serves:
+    branches and members on the community, departments and their cadres on the county. Whoever
+    may view any part of a community sees (by name) the organisation above it, to read the
+    三联系 chain and to assign helpers."""
+    paths = scope_paths(user, Action.VIEW)
+    if not paths:  # None: a superuser sees everything anyway; []: nothing to widen
+        return None
+    above = {"/" + "/".join(p.strip("/").split("/")[:i]) + "/" for p in paths for i in range(1, p.count("/"))}
+    return Q(area_path__in=above)
+
+
+@relation("party.department")
+def _departments(user: Any, action: str) -> Q | None:
+    return _above(user) if action == Action.VIEW else None
+
+
+@relation("party.cadre")
+def _cadres(user: Any, action: str) -> Q | None:
+    return _above(user) if action == Action.VIEW else None
+
+
 @relation("party.branch")
 def _branches(user: Any, action: str) -> Q | None:
     if action != Action.VIEW or not getattr(user, "is_authenticated", False):
         return None
-    return Q(secretary__user_id=user.pk)
+    above = _above(user)
+    mine = Q(secretary__user_id=user.pk)
+    return mine if above is None else mine | above
 
 
 @relation("party.partymember")
 def _members(user: Any, action: str) -> Q | None:
     if action != Action.VIEW or not getattr(user, "is_authenticated", False):
         return None
-    return Q(branch__secretary__user_id=user.pk) | Q(user_id=user.pk)
+    above = _above(user)
+    mine = Q(branch__secretary__user_id=user.pk) | Q(user_id=user.pk)
+    return mine if above is None else mine | above

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from wuzhi.registry import choices as c
 from wuzhi.registry.models import Household, Visit
 
-from .models import Pairing
+from .models import Cadre, Department, Pairing, PartyMember
 
 CONTACT_INTERVAL_DAYS = 90  # a helper should have seen their household at least once a quarter
 
@@ -61,3 +63,76 @@ def overdue_pairings(pairings: QuerySet[Pairing], now: dt.datetime | None = None
         (~no_user & (Q(helper_contact__isnull=True) | Q(helper_contact__lt=cutoff)))
         | (no_user & (Q(household__last_visited_at__isnull=True) | Q(household__last_visited_at__lt=cutoff)))
     )
+
+
+# ---- pages of the party app (views) ----------------------------------------------------------
+
+def last_contact_of(pairing: Pairing) -> dt.datetime | None:
+    """The contact that counts for one pairing annotated by `with_last_contact`: the helper's own
+    visit when they can log in, otherwise the household's last visit by anyone (see there)."""
+    helper = pairing.member or pairing.cadre
+    if helper is not None and helper.user_id is not None:
+        return getattr(pairing, "helper_contact", None)
+    return getattr(pairing, "any_contact", None)
+
+
+def helpers_of(household: Household) -> list[Pairing]:
+    """The household's current helpers with the last time each was in touch, for the household
+    page (`party/_household_helpers.html`). The caller has already found the household through
+    the scope chokepoint; who serves a household is part of that household's record."""
+    rows = list(with_last_contact(active_pairings().filter(household=household))
+                .select_related("member__branch", "cadre__department").order_by("started_on", "id"))
+    for row in rows:
+        row.last_contact = last_contact_of(row)  # type: ignore[attr-defined]
+    return rows
+
+
+def visible_departments(user: Any) -> QuerySet[Department]:
+    return Department.objects.visible_to(user)
+
+
+def visible_cadres(user: Any) -> QuerySet[Cadre]:
+    return Cadre.objects.visible_to(user)
+
+
+def paired_households_count(pairings: QuerySet[Pairing], outer: str) -> Coalesce:
+    """A subquery for `.annotate()`: distinct households in the active `pairings` whose `outer`
+    field (e.g. "member", "member__branch") is the outer row. Counting through the caller's
+    scoped pairings keeps a count from telling more than the list behind it would."""
+    sub = (pairings.filter(ended_on__isnull=True, **{outer: OuterRef("pk")}).order_by()
+           .values(outer).annotate(n=Count("household", distinct=True)).values("n"))
+    return Coalesce(Subquery(sub, output_field=IntegerField()), Value(0))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A person who can be assigned to a household, as the assign form offers them."""
+
+    label: str
+    kind: str  # "member" | "cadre"
+    helper: PartyMember | Cadre
+    load: int
+
+
+def helper_candidates(user: Any, load_rows: list[dict[str, Any]], limit: int = 500) -> list[Candidate]:
+    """Active party members and cadres the user sees, each with a unique readable label (what
+    the searchable input submits) and their number of households from `load_rows` (the rows of
+    helper_load, which the caller usually shows too). Two queries."""
+    load = {("member", r["member_id"]) if "member_id" in r else ("cadre", r["cadre_id"]): r["households"]
+            for r in load_rows}
+    members = list(PartyMember.objects.visible_to(user).filter(active=True).select_related("branch")
+                   .order_by("name", "id")[:limit])
+    cadres = list(visible_cadres(user).filter(active=True).select_related("department")
+                  .order_by("name", "id")[:limit])
+    rows: list[Candidate] = []
+    for m in members:
+        rows.append(Candidate(f"{m.name}({m.branch.name})", "member", m, load.get(("member", m.pk), 0)))
+    for cadre in cadres:
+        rows.append(Candidate(f"{cadre.name}({cadre.department.name})", "cadre", cadre,
+                              load.get(("cadre", cadre.pk), 0)))
+    seen: dict[str, int] = {}
+    for r in rows:
+        seen[r.label] = seen.get(r.label, 0) + 1
+    # Namesakes in one branch: the record number tells them apart.
+    return [r if seen[r.label] == 1 else Candidate(f"{r.label}#{r.helper.pk}", r.kind, r.helper, r.load)
+            for r in rows]

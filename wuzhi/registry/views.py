@@ -24,10 +24,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from wuzhi.core import audit
+from wuzhi.core.errors import NotAllowed
 from wuzhi.core.models import Area, AreaKind, Grant
 from wuzhi.core.pagination import keyset_page
 from wuzhi.core.roles import ROLE_ACTIONS, Action
-from wuzhi.core.scoping import can, scope_paths
+from wuzhi.core.scoping import can, can_on, scope_paths
 from wuzhi.core.views import apply_errors, client_ip, forbidden, require, staff_view
 
 from . import choices as c
@@ -195,7 +196,7 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "overdue": _is_overdue(household.last_visited_at, _due_days(member_tags), timezone.now()),
         "due_days": _due_days(member_tags),
         "may_change": can(user, Action.CHANGE, path),
-        "may_visit": can(user, Action.VISIT, path),
+        "may_visit": can_on(user, Action.VISIT, household),
         "may_reveal": can(user, Action.REVEAL, path),
     })
 
@@ -295,7 +296,7 @@ def resident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "resident": resident, "household": resident.household, "tag_rows": tag_rows, "visits": visits,
         "history": _history([resident]),
         "may_change": can(user, Action.CHANGE, path),
-        "may_visit": can(user, Action.VISIT, path),
+        "may_visit": can_on(user, Action.VISIT, resident.household),
         "may_reveal": can(user, Action.REVEAL, path),
     })
 
@@ -414,7 +415,8 @@ def _colleagues(user: Any, household: Household) -> Any:
 def visit_create(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     household = get_object_or_404(Household.objects.visible_to(user).select_related("area", "head"), pk=pk)
-    require(user, Action.VISIT, household.area_path)
+    if not can_on(user, Action.VISIT, household):  # a paired helper may visit outside their grants
+        raise NotAllowed(_("您没有为该户记录走访的权限"))
     members = household.members.filter(status=c.PersonStatus.PRESENT).order_by("id")
     form = VisitForm(request.POST or None, members=members, colleagues=_colleagues(user, household))
     if request.method == "POST" and form.is_valid():
