@@ -14,6 +14,7 @@ registry_api.register(router)
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("me/", core_views.my_profile, name="my_profile"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

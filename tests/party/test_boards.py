@@ -249,3 +249,22 @@ def test_63_boards_in_one_pdf_quickly(client, community63, make_user):
     assert len(pages) == 63
     assert "21栋 3单元" in pages[-1] and "李书记" in pages[-1]
     assert elapsed < 10, f"63 boards took {elapsed:.1f} s"
+
+
+def test_a_phone_appears_on_the_board_only_with_its_holders_consent(client, tree, people, roster):
+    from django.core.exceptions import ValidationError
+
+    from wuzhi.core.errors import NotAllowed
+
+    unit = tree.units[0]
+    worker = people.worker1
+    with pytest.raises(NotAllowed):  # nobody consents on someone else's behalf
+        core_services.profile_update(actor=people.secretary, user=worker, phone="13900001111", publish_phone=True)
+    core_services.profile_update(actor=worker, user=worker, phone="13900001111", publish_phone=False)
+    assert "13900001111" not in str(boards.board_for(unit).grid_duties)
+    client.force_login(worker)
+    response = client.post(reverse("my_profile"), {"phone": "13900001111", "publish_phone": "on"})
+    assert response.status_code == 302
+    assert "13900001111" in str(boards.board_for(unit).grid_duties)
+    with pytest.raises(ValidationError):
+        core_services.profile_update(actor=worker, user=worker, phone="123", publish_phone=True)

@@ -43,3 +43,9 @@ class GrantForm(forms.Form):
         if data.get("valid_from") and data.get("valid_to") and data["valid_to"] < data["valid_from"]:
             self.add_error("valid_to", _("截止日期不能早于生效日期"))
         return data
+
+
+class ProfileForm(forms.Form):
+    phone = forms.CharField(label=_("工作电话"), max_length=20, required=False,
+                            widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}))
+    publish_phone = forms.BooleanField(label=_("我同意在所负责楼栋的单元服务牌上公开此电话"), required=False)

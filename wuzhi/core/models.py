@@ -183,3 +183,25 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.object_repr}"
+
+
+class StaffProfile(models.Model):
+    """What a staff member chooses to publish about themselves. The work phone appears on the
+    unit service boards only with the holder's own consent (PIPL: publishing a personal number
+    needs it), and the time of consent is kept."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    phone = models.CharField("工作电话", max_length=20, blank=True)
+    publish_phone = models.BooleanField("同意在单元服务牌上公开", default=False)
+    consented_at = models.DateTimeField("同意时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "工作人员资料"
+        verbose_name_plural = "工作人员资料"
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    @property
+    def published_phone(self) -> str:
+        return self.phone if self.publish_phone else ""

@@ -7,12 +7,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from . import audit
 from .errors import NotAllowed
-from .models import CHILD_KIND, Area, AreaKind, Grant
+from .models import CHILD_KIND, Area, AreaKind, Grant, StaffProfile
 from .roles import GRANTABLE, Action, Role
 from .scoping import can, forget_grants, grants_of
+from .validators import normalize_phone
 
 
 def _require(actor: Any, action: str, path: str) -> None:
@@ -83,3 +85,27 @@ def grant_role(*, actor: Any, user: Any, role: str, area: Area, valid_from: dt.d
 
 def areas_for_kind_under(root: Area, kind: AreaKind) -> list[Area]:
     return list(Area.objects.filter(path__startswith=root.path, kind=kind))
+
+
+@transaction.atomic
+def profile_update(*, actor: Any, user: Any, phone: str, publish_phone: bool) -> StaffProfile:
+    """Only the person themself sets their published phone: consent cannot be given for someone."""
+    if actor is not None and actor.pk != user.pk:
+        raise NotAllowed("只能由本人填写并同意公开自己的电话")
+    number = ""
+    if phone.strip():
+        try:
+            number = normalize_phone(phone)
+        except ValidationError as exc:
+            raise ValidationError({"phone": exc.messages[0]}) from None
+    elif publish_phone:
+        raise ValidationError({"phone": "同意公开时请填写电话"})
+    profile, _created = StaffProfile.objects.get_or_create(user=user)
+    before = audit.snapshot(profile)
+    profile.phone = number
+    if publish_phone and not profile.publish_phone:
+        profile.consented_at = timezone.now()
+    profile.publish_phone = publish_phone
+    profile.save()
+    audit.log_change(actor, profile, before, note="本人更新公开电话")
+    return profile

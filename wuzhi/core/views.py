@@ -27,8 +27,8 @@ from wuzhi.registry.models import Dwelling, Household, Resident, ResidentTag, Ta
 
 from . import services
 from .errors import NotAllowed
-from .forms import AreaChildForm, AreaEditForm, DwellingForm, GrantForm
-from .models import CHILD_KIND, Area, AreaKind, Grant
+from .forms import AreaChildForm, AreaEditForm, DwellingForm, GrantForm, ProfileForm
+from .models import CHILD_KIND, Area, AreaKind, Grant, StaffProfile
 from .roles import Action
 from .scoping import can, scope_paths
 
@@ -298,3 +298,24 @@ def area_grants(request: HttpRequest, pk: int) -> HttpResponse:
         "today": timezone.localdate(), "form": form,
         "may_grant": can(request.user, Action.GRANT, area.path),
     }, status=status)
+
+
+@staff_view
+def my_profile(request: HttpRequest) -> HttpResponse:
+    """The staff member's own page: which areas they serve, and the phone they agree to publish
+    on the unit boards (their consent, so nobody else can set it)."""
+    profile = StaffProfile.objects.filter(user=request.user).first()
+    initial = {"phone": profile.phone, "publish_phone": profile.publish_phone} if profile else {}
+    form = ProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.profile_update(actor=request.user, user=request.user, phone=form.cleaned_data["phone"],
+                                         publish_phone=form.cleaned_data["publish_phone"])
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("已保存"))
+            return redirect("my_profile")
+    grants = Grant.objects.active().filter(user=request.user).select_related("area").order_by("area__path")
+    return render(request, "core/profile.html", {"form": form, "profile": profile, "grants": grants},
+                  status=400 if form.errors else 200)

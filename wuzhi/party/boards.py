@@ -76,7 +76,7 @@ def portal_url(unit: Area) -> str:
 @dataclass(frozen=True)
 class Person:
     name: str
-    phone: str = ""  # a number the person consented to publish; none can be recorded yet
+    phone: str = ""  # only a number the person consented to publish
 
     def __str__(self) -> str:
         return f"{self.name} {self.phone}" if self.phone else self.name
@@ -135,8 +135,11 @@ class Board:
 
 
 def _person(user: Any) -> Person:
-    # The staff name as everywhere else in the app (base.html: full name, else the login name).
-    return Person(name=user.get_full_name() or user.get_username())
+    # The staff name as everywhere else in the app (base.html: full name, else the login name),
+    # and the phone only where its holder consented to publish it (core.StaffProfile).
+    profile = getattr(user, "staff_profile", None)  # None when they never filled one in
+    return Person(name=user.get_full_name() or user.get_username(),
+                  phone=profile.published_phone if profile is not None else "")
 
 
 def _natural(segment: str) -> tuple[int, int, str]:

@@ -25,7 +25,7 @@ def holders(scope: Scope, kind: str, roles: Sequence[str]) -> dict[Area, dict[st
         return result
     ancestors = {p for a in areas for p in a.ancestor_paths()}
     grants = (Grant.objects.active().filter(role__in=roles, area__path__in=ancestors)
-              .select_related("user", "area").order_by("area__path", "id"))
+              .select_related("user", "user__staff_profile", "area").order_by("area__path", "id"))
     by_path: dict[str, list[Grant]] = defaultdict(list)
     for g in grants:
         by_path[g.area.path].append(g)
