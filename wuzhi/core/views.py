@@ -304,7 +304,7 @@ def area_grants(request: HttpRequest, pk: int) -> HttpResponse:
 def my_profile(request: HttpRequest) -> HttpResponse:
     """The staff member's own page: which areas they serve, and the phone they agree to publish
     on the unit boards (their consent, so nobody else can set it)."""
-    profile = StaffProfile.objects.filter(user_id=request.user.pk).first()
+    profile = StaffProfile.objects.filter(user_id=request.user.pk or 0).first()
     initial = {"phone": profile.phone, "publish_phone": profile.publish_phone} if profile else {}
     form = ProfileForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -316,6 +316,6 @@ def my_profile(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("已保存"))
             return redirect("my_profile")
-    grants = Grant.objects.active().filter(user_id=request.user.pk).select_related("area").order_by("area__path")
+    grants = Grant.objects.active().filter(user_id=request.user.pk or 0).select_related("area").order_by("area__path")
     return render(request, "core/profile.html", {"form": form, "profile": profile, "grants": grants},
                   status=400 if form.errors else 200)
