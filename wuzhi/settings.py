@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "wuzhi.registry",
     "wuzhi.party",
     "wuzhi.activities",
+    "wuzhi.cases",
     "wuzhi.reports",
     "wuzhi.portal",
     "wuzhi.demo",

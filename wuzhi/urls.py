@@ -20,6 +20,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("areas/", include("wuzhi.core.urls")),
     path("registry/", include("wuzhi.registry.urls")),
+    path("cases/", include("wuzhi.cases.urls")),
     path("activities/", include("wuzhi.activities.urls")),
     path("reports/", include("wuzhi.reports.urls")),
     path("party/", include("wuzhi.party.urls")),
