@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from wuzhi.core.models import Area
+from wuzhi.core.models import Area, prefix_index
 from wuzhi.core.scoping import ScopedQuerySet
 
 
@@ -50,7 +50,7 @@ class Team(models.Model):
         verbose_name_plural = "服务队"
         ordering = ["kind", "name"]
         constraints = [models.UniqueConstraint(fields=["area", "name"], name="team_unique_name")]
-        indexes = [models.Index(fields=["area_path"], name="team_path", opclasses=["varchar_pattern_ops"])]
+        indexes = [prefix_index("team_path")]
 
     def __str__(self) -> str:
         return self.name
@@ -115,7 +115,7 @@ class Activity(models.Model):
         verbose_name_plural = "活动"
         ordering = ["-starts_at", "-id"]
         indexes = [
-            models.Index(fields=["area_path"], name="activity_path", opclasses=["varchar_pattern_ops"]),
+            prefix_index("activity_path"),
             models.Index(fields=["kind", "starts_at"], name="activity_kind_time"),
             models.Index(fields=["team", "starts_at"], name="activity_team_time"),
         ]

@@ -14,7 +14,7 @@ from django.db import models
 from django.utils import timezone
 
 from wuzhi.core import crypto
-from wuzhi.core.models import Area
+from wuzhi.core.models import Area, prefix_index
 from wuzhi.core.roles import Role
 from wuzhi.core.scoping import ScopedQuerySet
 from wuzhi.core.validators import mask_phone
@@ -149,7 +149,7 @@ class Case(models.Model):
         verbose_name_plural = "事项"
         ordering = ["-opened_at", "-id"]
         indexes = [
-            models.Index(fields=["area_path"], name="case_path", opclasses=["varchar_pattern_ops"]),
+            prefix_index("case_path"),
             models.Index(fields=["state", "due_at"], name="case_state_due"),
             models.Index(fields=["kind", "opened_at"], name="case_kind_opened"),
             models.Index(fields=["assigned_team", "state"], name="case_team_state"),

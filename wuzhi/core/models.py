@@ -12,6 +12,12 @@ from .roles import Role
 from .scoping import ScopedQuerySet
 
 
+def prefix_index(name: str, field: str = "area_path") -> models.Index:
+    """An index for `field__startswith` (subtrees, pinyin prefixes). varchar_pattern_ops makes
+    LIKE 'prefix%' use it on PostgreSQL whatever the collation; other databases ignore it."""
+    return models.Index(fields=[field], name=name, opclasses=["varchar_pattern_ops"])
+
+
 class AreaKind(models.TextChoices):
     COUNTY = "county", "县"
     TOWN = "town", "乡镇"
@@ -59,7 +65,7 @@ class Area(models.Model):
         verbose_name_plural = "区域"
         ordering = ["path"]
         constraints = [models.UniqueConstraint(fields=["parent", "segment"], name="area_unique_segment")]
-        indexes = [models.Index(fields=["path"], name="area_path_prefix", opclasses=["varchar_pattern_ops"])]
+        indexes = [prefix_index("area_path_prefix", "path")]
 
     def __str__(self) -> str:
         return self.full_name or self.name

@@ -14,12 +14,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from wuzhi.core.models import Area
+from wuzhi.core.models import Area, prefix_index
 from wuzhi.core.scoping import ScopedQuerySet
-
-
-def _path_index(name: str) -> models.Index:
-    return models.Index(fields=["area_path"], name=name, opclasses=["varchar_pattern_ops"])
 
 
 class Department(models.Model):
@@ -36,7 +32,7 @@ class Department(models.Model):
         verbose_name_plural = "县直机关"
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["area", "name"], name="department_unique_name")]
-        indexes = [_path_index("department_path")]
+        indexes = [prefix_index("department_path")]
 
     def __str__(self) -> str:
         return self.name
@@ -65,7 +61,7 @@ class Branch(models.Model):
         verbose_name = "党支部"
         verbose_name_plural = "党支部"
         ordering = ["kind", "name"]
-        indexes = [_path_index("branch_path")]
+        indexes = [prefix_index("branch_path")]
 
     def __str__(self) -> str:
         return self.name
@@ -90,7 +86,7 @@ class PartyMember(models.Model):
         verbose_name = "党员"
         verbose_name_plural = "党员"
         ordering = ["branch_id", "id"]
-        indexes = [_path_index("member_path")]
+        indexes = [prefix_index("member_path")]
 
     def __str__(self) -> str:
         return self.name
@@ -113,7 +109,7 @@ class Cadre(models.Model):
     class Meta:
         verbose_name = "帮扶干部"
         verbose_name_plural = "帮扶干部"
-        indexes = [_path_index("cadre_path")]
+        indexes = [prefix_index("cadre_path")]
 
     def __str__(self) -> str:
         return f"{self.name}({self.department})"
@@ -146,7 +142,7 @@ class Pairing(models.Model):
             ),
         ]
         indexes = [
-            _path_index("pairing_path"),
+            prefix_index("pairing_path"),
             models.Index(fields=["household", "ended_on"], name="pairing_household"),
         ]
 

@@ -11,17 +11,11 @@ from django.db import models
 from django.utils import timezone
 
 from wuzhi.core import crypto
-from wuzhi.core.models import Area
+from wuzhi.core.models import Area, prefix_index
 from wuzhi.core.scoping import ScopedQuerySet
 from wuzhi.core.validators import IdNumber, age_on, mask_phone
 
 from . import choices as c
-
-
-def _path_index(name: str, *fields: str) -> models.Index:
-    # varchar_pattern_ops makes LIKE 'prefix%' use the index on PostgreSQL whatever the collation;
-    # other databases ignore the operator class.
-    return models.Index(fields=list(fields), name=name, opclasses=["varchar_pattern_ops"] * len(fields))
 
 
 class Dwelling(models.Model):
@@ -41,7 +35,7 @@ class Dwelling(models.Model):
         verbose_name_plural = "户室"
         ordering = ["area_path", "floor", "number"]
         constraints = [models.UniqueConstraint(fields=["unit", "number"], name="dwelling_unique_number")]
-        indexes = [_path_index("dwelling_path", "area_path")]
+        indexes = [prefix_index("dwelling_path", "area_path")]
 
     def __str__(self) -> str:
         return f"{self.unit.short_name}{self.number}室" if "unit" in self._state.fields_cache else f"{self.number}室"
@@ -105,7 +99,7 @@ class Household(models.Model):
         verbose_name_plural = "户"
         ordering = ["address_key", "id"]
         indexes = [
-            _path_index("household_path", "area_path"),
+            prefix_index("household_path", "area_path"),
             models.Index(fields=["address_key", "id"], name="household_keyset"),
             models.Index(fields=["status"], name="household_status"),
             models.Index(fields=["last_visited_at"], name="household_last_visit"),
@@ -163,9 +157,9 @@ class Resident(models.Model):
         verbose_name_plural = "居民"
         ordering = ["household_id", "id"]
         indexes = [
-            _path_index("resident_path", "area_path"),
-            _path_index("resident_pinyin", "name_pinyin"),
-            _path_index("resident_initials", "name_initials"),
+            prefix_index("resident_path", "area_path"),
+            prefix_index("resident_pinyin", "name_pinyin"),
+            prefix_index("resident_initials", "name_initials"),
             models.Index(fields=["name"], name="resident_name"),
             models.Index(fields=["id_tail"], name="resident_id_tail"),
             models.Index(fields=["phone_hash"], name="resident_phone_hash"),
@@ -250,7 +244,7 @@ class Visit(models.Model):
         verbose_name = "走访记录"
         verbose_name_plural = "走访记录"
         ordering = ["-visited_at", "-id"]
-        indexes = [_path_index("visit_path", "area_path"), models.Index(fields=["household", "visited_at"])]
+        indexes = [prefix_index("visit_path", "area_path"), models.Index(fields=["household", "visited_at"])]
 
     def __str__(self) -> str:
         return f"{timezone.localtime(self.visited_at):%Y-%m-%d} 走访"
