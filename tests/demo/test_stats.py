@@ -61,6 +61,8 @@ def test_stats_json_meets_every_article_figure(fuxing, db):
     failures = {k: (values[k], figures[k]["op"], figures[k]["value"]) for k in common
                 if not meets(values[k], figures[k])}
     assert failures == {}
+    # Beyond the article: every 空巢老人, 留守儿童 and 残疾人 has a 邻里守望 neighbour.
+    assert values["care_people_without_watch"] == 0
     # Keys come in the article's order first.
     assert list(values)[: len(common)] == common
 

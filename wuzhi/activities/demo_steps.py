@@ -61,6 +61,7 @@ def teams_and_activities(ctx: DemoContext) -> None:
         care_teams.append((team, crew))
 
     _micro_groups(ctx)
+    _neighbour_watch(ctx)
 
     # Party teams: four activities every day of the year so far, so every full week has 28.
     day = dt.date(ctx.today.year, 1, 1)
@@ -106,3 +107,24 @@ def _micro_groups(ctx: DemoContext) -> None:
         picks = rng.sample(by_building[b], 3 + rng.randint(3, 6))
         for role, resident in zip(["小组长", "居民代表", "党员"] + ["志愿者"] * 10, picks, strict=False):
             services.member_add(actor=None, team=team, resident=resident, role=role)
+
+
+def _neighbour_watch(ctx: DemoContext) -> None:
+    """福家邻里守望志愿服务队: two neighbours per building, each looking after the 空巢老人, 留守儿童
+    and 残疾人 (and 独居老人) of their own building."""
+    rng = ctx.rng("neighbour-watch")
+    team = services.team_create(actor=None, area=ctx.community, kind=TeamKind.WATCH, name="福家邻里守望志愿服务队",
+                                governance="self")
+    by_building: dict[int, list[Any]] = {}
+    cared: dict[int, list[Any]] = {}
+    for hp, _h, people in ctx.households:
+        for pp, r in people:
+            if set(pp.tags) & set(services.CARE_TAGS):
+                cared.setdefault(hp.slot[1], []).append(r)
+            elif 30 <= ctx.today.year - pp.birth.year <= 60 and not pp.migrant:
+                by_building.setdefault(hp.slot[1], []).append(r)
+    for b in sorted(ctx.buildings):
+        watchers = [services.member_add(actor=None, team=team, resident=r, role="守望员")
+                    for r in rng.sample(by_building[b], 2)]
+        for k, resident in enumerate(cared.get(b, [])):
+            services.care_pair(actor=None, member=watchers[k % 2], resident=resident)

@@ -42,3 +42,12 @@ def care_service_teams(scope: Scope) -> int:
 @figure("care_team_activities", "关爱一老一小志愿服务活动", "政治引领")
 def care_team_activities(scope: Scope) -> int:
     return scope.in_period(scope.rows(Activity).filter(team__kind=TeamKind.CARE), "starts_at").count()
+
+
+@figure("care_people_without_watch", "无邻里守望结对的关爱对象", "自治")
+def care_people_without_watch(scope: Scope) -> int:
+    from wuzhi.registry.models import Resident
+
+    from .selectors import care_unpaired
+
+    return care_unpaired(scope.rows(Resident)).count()

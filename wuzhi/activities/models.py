@@ -152,3 +152,26 @@ class Attendance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.activity} · {self.name}"
+
+
+class CarePairing(models.Model):
+    """福家邻里守望: a team member looks after a neighbour (空巢老人, 留守儿童, 残疾人 …) day to day.
+    Ended pairings are kept (ended_on) so the history of who looked after whom stays."""
+
+    member = models.ForeignKey(TeamMember, on_delete=models.PROTECT, related_name="cared", verbose_name="守望人")
+    resident = models.ForeignKey("registry.Resident", on_delete=models.PROTECT, related_name="carers",
+                                 verbose_name="关爱对象")
+    area_path = models.CharField(max_length=255, editable=False)
+    started_on = models.DateField("结对日期", default=timezone.localdate)
+    ended_on = models.DateField("结束日期", null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "邻里守望结对"
+        verbose_name_plural = "邻里守望结对"
+        ordering = ["member_id", "id"]
+        indexes = [prefix_index("care_pairing_path"), models.Index(fields=["resident", "ended_on"], name="care_pairing_resident")]
+
+    def __str__(self) -> str:
+        return f"{self.member.name} → {self.resident.name}"

@@ -114,3 +114,15 @@ def describe_volunteers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         r["team"] = member.team.name if member else ""
         r["member_role"] = member.role if member else ""
     return rows
+
+
+def care_unpaired(residents: QuerySet[Any]) -> QuerySet[Any]:
+    """Present residents carrying a 邻里守望 care tag whom no team member looks after."""
+    from wuzhi.registry.models import ResidentTag
+
+    from .models import CarePairing
+    from .services import CARE_TAGS
+
+    return residents.filter(status="在住").filter(
+        Exists(ResidentTag.objects.filter(resident=OuterRef("pk"), tag__name__in=CARE_TAGS))
+    ).exclude(Exists(CarePairing.objects.filter(resident=OuterRef("pk"), ended_on__isnull=True)))

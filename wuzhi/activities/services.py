@@ -16,7 +16,7 @@ from wuzhi.core.models import Area
 from wuzhi.core.roles import Action
 from wuzhi.registry.services import require
 
-from .models import Activity, Attendance, Governance, Team, TeamMember
+from .models import Activity, Attendance, CarePairing, Governance, Team, TeamMember
 
 # Which governance a kind of activity reports under unless told otherwise.
 DEFAULT_GOVERNANCE = {
@@ -169,3 +169,31 @@ def attendance_copy(*, actor: Any, activity: Activity, source: Activity) -> list
         if any(group.values()):
             created += attendance_mark(actor=actor, activity=activity, role=role, hours=hours, **group)
     return created
+
+
+# Whom the 福家邻里守望 team looks after (the article: 空巢老人, 留守儿童, 残疾人).
+CARE_TAGS = ("空巢老人", "独居老人", "留守儿童", "残疾人")
+
+
+@transaction.atomic
+def care_pair(*, actor: Any, member: TeamMember, resident: Any) -> CarePairing:
+    require(actor, Action.CHANGE, member.team.area_path)
+    if member.left_on is not None:
+        raise ValidationError({"member": f"{member.name}已离队"})
+    if CarePairing.objects.filter(member=member, resident=resident, ended_on__isnull=True).exists():
+        raise ValidationError({"resident": f"{member.name}已与{resident.name}结对"})
+    pairing = CarePairing(member=member, resident=resident, area_path=resident.area_path)
+    pairing.full_clean()
+    pairing.save()
+    audit.log_change(actor, pairing, None)
+    return pairing
+
+
+@transaction.atomic
+def care_end(*, actor: Any, pairing: CarePairing) -> CarePairing:
+    require(actor, Action.CHANGE, pairing.member.team.area_path)
+    before = audit.snapshot(pairing)
+    pairing.ended_on = timezone.localdate()
+    pairing.save(update_fields=["ended_on"])
+    audit.log_change(actor, pairing, before)
+    return pairing

@@ -50,7 +50,7 @@ from .forms import (
     TeamForm,
     VolunteerFilterForm,
 )
-from .models import Activity, ActivityKind, Attendance, Team, TeamKind, TeamMember
+from .models import Activity, ActivityKind, Attendance, CarePairing, Team, TeamKind, TeamMember
 
 PAGE_SIZE = 30
 TEAM_PAGE_SIZE = 15
@@ -201,7 +201,41 @@ def _render_team(request: HttpRequest, team: Team, *, member_form: MemberForm | 
         "may_record": can(user, Action.VISIT, team.area_path),
         "member_form": member_form, "member_roles": MEMBER_ROLES,
         "q": q, "candidates": _candidates(request, team, q) if may_change else [],
+        **(_care_context(user, team) if team.kind == TeamKind.WATCH else {}),
     }, status=status)
+
+
+def _care_context(user: Any, team: Team) -> dict[str, Any]:
+    """The 邻里守望 team's pairings, and the people it should look after who have nobody yet."""
+    pairings = list(CarePairing.objects.visible_to(user).filter(member__team=team, ended_on__isnull=True)
+                    .select_related("member", "resident__household").prefetch_related("resident__tags"))
+    return {"care_pairings": pairings,
+            "care_unpaired": list(selectors.care_unpaired(Resident.objects.visible_to(user))
+                                  .select_related("household").order_by("household__address_key", "id")[:500])}
+
+
+@staff_view
+@require_POST
+def care_pair(request: HttpRequest, pk: int) -> HttpResponse:
+    team = _visible_team(request, pk)
+    member = get_object_or_404(team.members.filter(left_on__isnull=True), pk=request.POST.get("member") or 0)
+    resident = get_object_or_404(Resident.objects.visible_to(request.user), pk=request.POST.get("resident") or 0)
+    try:
+        services.care_pair(actor=request.user, member=member, resident=resident)
+    except ValidationError as exc:
+        messages.error(request, "；".join(exc.messages))
+    else:
+        messages.success(request, _("%(m)s 与 %(r)s 已结对") % {"m": member.name, "r": resident.name})
+    return redirect(reverse("activities:team_detail", args=[team.pk]) + "#care")
+
+
+@staff_view
+@require_POST
+def care_end(request: HttpRequest, pk: int, pairing_pk: int) -> HttpResponse:
+    team = _visible_team(request, pk)
+    pairing = get_object_or_404(CarePairing.objects.filter(member__team=team, ended_on__isnull=True), pk=pairing_pk)
+    services.care_end(actor=request.user, pairing=pairing)
+    return redirect(reverse("activities:team_detail", args=[team.pk]) + "#care")
 
 
 def _visible_team(request: HttpRequest, pk: int) -> Team:
