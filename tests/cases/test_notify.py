@@ -6,13 +6,15 @@ from django.utils.module_loading import import_string
 
 from wuzhi.cases import notify, services
 from wuzhi.cases.models import CaseNotice, CaseState
+from wuzhi.core.sms import SmsMessage
 
 
 class FakeSms:
     sent: list[tuple[str, str]] = []
 
-    def send(self, phone: str, text: str) -> None:
-        self.sent.append((phone, text))
+    def send(self, message: SmsMessage) -> str:
+        self.sent.append((message.phone, message.text))
+        return message.key
 
 
 def test_notices_and_the_sms_outbox(open_case, teams, people, settings):

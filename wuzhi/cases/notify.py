@@ -1,26 +1,18 @@
 """Telling the reporter: every notice is a CaseNotice row (the portal shows them), and an
-outbox for SMS. Sending goes through the `SmsSender` interface; a deployment names its
-implementation in settings.WUZHI_SMS_SENDER (a dotted path). Without one, notices stay in the
-portal and the outbox rows stay pending: nothing is lost, nothing is sent by surprise."""
+outbox for SMS. Sending goes through the one SMS channel (wuzhi.core.sms) that the alarms use
+too. Without a configured sender, notices stay in the portal and the outbox rows stay pending:
+nothing is lost, nothing is sent by surprise."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
-
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from wuzhi.core import crypto
+from wuzhi.core.sms import SmsError, SmsMessage, sender
 
 from .models import Case, CaseNotice
-
-
-class SmsSender(Protocol):
-    def send(self, phone: str, text: str) -> None:
-        """Send or raise; the caller records the outcome."""
 
 
 # What the reporter is told, by the state the case reaches.
@@ -39,11 +31,6 @@ def tell(case: Case, key: str, at: dt.datetime | None = None) -> CaseNotice | No
     return CaseNotice.objects.create(case=case, text=text[:200], at=at or timezone.now())
 
 
-def sender() -> SmsSender | None:
-    path = getattr(settings, "WUZHI_SMS_SENDER", "")
-    return import_string(path)() if path else None
-
-
 def deliver_pending(limit: int = 200) -> int:
     """Send pending notices through the configured sender; returns how many were sent."""
     sms = sender()
@@ -53,8 +40,13 @@ def deliver_pending(limit: int = 200) -> int:
     for notice in CaseNotice.objects.filter(sms=CaseNotice.Sms.PENDING).select_related("case")[:limit]:
         with transaction.atomic():
             try:
-                sms.send(crypto.decrypt(notice.case.reporter_phone_enc), notice.text)
-            except Exception:  # noqa: BLE001 — any gateway error: keep the row, mark it failed
+                sms.send(SmsMessage(phone=crypto.decrypt(notice.case.reporter_phone_enc), text=notice.text,
+                                    key=f"case-notice-{notice.pk}"))
+            except SmsError as error:
+                # A passing fault (timeout, throttling) stays pending for the next run; a refusal
+                # (bad number, template) is marked failed so it does not loop for ever.
+                if error.retry:
+                    continue
                 notice.sms = CaseNotice.Sms.FAILED
             else:
                 notice.sms, sent = CaseNotice.Sms.SENT, sent + 1
