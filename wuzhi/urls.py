@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from wuzhi.cases import api as cases_api
 from wuzhi.core import api as core_api
 from wuzhi.core import views as core_views
 from wuzhi.registry import api as registry_api
@@ -11,6 +12,7 @@ from wuzhi.registry import api as registry_api
 router = DefaultRouter()
 core_api.register(router)
 registry_api.register(router)
+cases_api.register(router)
 
 urlpatterns = [
     path("", core_views.home, name="home"),

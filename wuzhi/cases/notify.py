@@ -6,6 +6,7 @@ nothing is lost, nothing is sent by surprise."""
 from __future__ import annotations
 
 import datetime as dt
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,7 +14,6 @@ from wuzhi.core import crypto
 from wuzhi.core.sms import SmsError, SmsMessage, sender
 
 from .models import Case, CaseNotice
-
 
 # What the reporter is told, by the state the case reaches.
 MESSAGES = {
