@@ -162,13 +162,50 @@ def test_failed_mediation_needs_a_referral(open_case, categories, teams):
     assert case.result == "调解不成,已引导诉讼"
 
 
-def test_board_shows_overdue_levels_and_breakdowns(client, open_case, people):
+def test_board_shows_overdue_levels(client, open_case, people):
     case = open_case()
     services.escalate_overdue(now=case.due_at + (case.due_at - case.opened_at) * 3)
     login(client, people.secretary)
     html = client.get("/cases/board/").content.decode()
     assert case.number in html and 'id="count-red">1<' in html
-    assert "按分类统计" in html and "<td>设施损坏</td><td>1</td><td>0</td>" in html
+
+
+def _cells(html: str, label: str) -> list[str]:
+    """The numbers of the table row whose first cell is `label`."""
+    import re
+
+    row = re.search(rf"<td>{re.escape(label)}</td>(.*?)</tr>", html, re.S)
+    assert row, f"no row {label}"
+    return re.findall(r'<td class="text-end">(\d+(?:/\d+)?)</td>', row.group(1))
+
+
+def test_stats_by_period_area_category_and_team(client, tree, open_case, teams, people, categories,
+                                                django_assert_max_num_queries):
+    done = open_case()
+    services.case_transition(actor=teams.fixer, case=done, to=S.IN_PROGRESS)
+    services.case_transition(actor=teams.fixer, case=done, to=S.RESOLVED, note="好了")
+    services.case_review(actor=people.worker1, case=done, satisfaction="satisfied")
+    open_case(area=tree.units[-1], category=categories.policy)
+    last_year = open_case(at=timezone.now() - dt.timedelta(days=400))
+    login(client, people.secretary)
+    with django_assert_max_num_queries(20):
+        html = client.get("/cases/stats/").content.decode()
+    assert 'id="t-received">2<' in html and 'id="t-resolved">1<' in html
+    assert _cells(html, "设施损坏") == ["1", "1", "1", "1/1"]
+    assert _cells(html, "人居环境服务队") == ["1", "1", "1", "1/1"]
+    # By the community's grids: one case in each.
+    assert _cells(html, tree.grids[0].short_name) == ["1", "1", "1", "1/1"]
+    assert _cells(html, tree.grids[1].short_name) == ["1", "0", "0", "0/0"]
+    # Another period and a grid: only what was received there and then.
+    day = last_year.opened_at.date().isoformat()
+    html = client.get("/cases/stats/", {"start": day, "end": day, "area": tree.grids[0].code}).content.decode()
+    assert 'id="t-received">1<' in html and 'id="t-resolved">0<' in html
+    bad = client.get("/cases/stats/", {"start": "2026-05-01", "end": "2026-01-01"}).content.decode()
+    assert "开始日期不能晚于结束日期" in bad
+    # A grid worker's statistics stop at their grid.
+    login(client, people.worker1)
+    html = client.get("/cases/stats/").content.decode()
+    assert 'id="t-received">1<' in html and tree.grids[1].short_name not in html
 
 
 def test_secretary_edits_routing_and_deadline(client, categories, teams, people, open_case):

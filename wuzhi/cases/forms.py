@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from wuzhi.core.models import Area
 
@@ -187,3 +188,23 @@ class CategoryForm(forms.Form):
 
     def clean_checklist(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["checklist"].splitlines() if line.strip()]
+
+
+class StatsForm(forms.Form):
+    """Which period and which part of the tree the case statistics cover."""
+
+    start = forms.DateField(label=_("从"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("到"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    area = forms.ChoiceField(label=_("区域"), required=False)
+
+    def __init__(self, *args: Any, areas: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["area"].choices = [(a.code, a.short_name) for a in areas]  # type: ignore[attr-defined]
+        for field in self.fields.values():
+            field.widget.attrs["class"] = "form-select" if field is self.fields["area"] else "form-control"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise forms.ValidationError(_("开始日期不能晚于结束日期"))
+        return data

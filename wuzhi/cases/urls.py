@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.queue, name="queue"),
     path("new/", views.case_new, name="new"),
     path("board/", views.board, name="board"),
+    path("stats/", views.stats, name="stats"),
     path("patrols/", views.patrols, name="patrols"),
     path("categories/", views.categories, name="categories"),
     path("categories/new/", views.category_edit, name="category_new"),

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.db.models.functions import TruncMonth
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -37,6 +38,7 @@ from .forms import (
     MediationForm,
     QueueFilterForm,
     ReviewForm,
+    StatsForm,
 )
 from .models import OPEN_STATES, Case, CaseKind, CaseState, Category, Dispute, Outcome
 
@@ -299,12 +301,38 @@ def agreement(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_view
 def board(request: HttpRequest) -> HttpResponse:
-    year = timezone.localdate().year
-    this_year = Case.objects.visible_to(request.user).filter(opened_at__year=year)
-    return render(request, "cases/board.html", {
-        "board": selectors.supervision_board(request.user), "now": timezone.now(), "year": year,
-        "by_category": selectors.breakdown(this_year, "category__name"),
-        "by_team": selectors.breakdown(this_year, "assigned_team__name"),
+    return render(request, "cases/board.html", {"board": selectors.supervision_board(request.user),
+                                                "now": timezone.now()})
+
+
+STATS_LEVELS = (AreaKind.COUNTY, AreaKind.TOWN, AreaKind.COMMUNITY, AreaKind.GRID)
+
+
+@staff_view
+def stats(request: HttpRequest) -> HttpResponse:
+    """Received, resolved, on time and satisfied, for a period and an area, by kind, category,
+    team, the area's children and month: what the community reports upward, counted from rows."""
+    areas = list(Area.objects.visible_to(request.user).filter(kind__in=STATS_LEVELS).order_by("path"))
+    form = StatsForm(request.GET or None, areas=areas)
+    f = form.cleaned_data if form.is_valid() else {}
+    today = timezone.localdate()
+    start, end = f.get("start") or today.replace(month=1, day=1), f.get("end") or today
+    area = next((a for a in areas if a.code == f.get("area")), areas[0] if areas else None)
+    qs = Case.objects.visible_to(request.user)
+    if area is not None:
+        qs = qs.filter(area_path__startswith=area.path)
+    received = qs.filter(opened_at__date__gte=start, opened_at__date__lte=end)
+    children = [a for a in areas if a.parent_id == area.pk] if area is not None else []
+    return render(request, "cases/stats.html", {
+        "form": form, "start": start, "end": end, "area": area,
+        "totals": selectors.period_stats(qs, start, end),
+        "by_kind": selectors.breakdown(received, "kind"),
+        "by_category": selectors.breakdown(received, "category__name"),
+        "by_team": selectors.breakdown(received, "assigned_team__name"),
+        "by_area": selectors.by_area(received, children),
+        "by_month": sorted(selectors.breakdown(received.annotate(month=TruncMonth("opened_at")), "month"),
+                           key=lambda r: r["month"]),
+        "kinds": dict(CaseKind.choices),
     })
 
 
