@@ -51,7 +51,14 @@ def discover(page, base: str, search: str) -> dict[str, str]:
         "overdue": "/registry/visits/overdue/",
         "areas": "/areas/",
         "household-new": "/registry/households/new/",
+        "cases": "/cases/",
+        "cases-board": "/cases/board/",
+        "cases-stats": "/cases/stats/",
     }
+    page.goto(urljoin(base, pages["cases"]))
+    case = first_href(page, "#queue a[href*='/cases/']")
+    if case:
+        pages["case"] = case
     page.goto(urljoin(base, pages["residents-search"]))
     household = first_href(page, "#results a[href*='/registry/households/']")
     if household is None:
