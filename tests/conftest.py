@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from wuzhi.core import services as core_services
 from wuzhi.core.roles import Role
 from wuzhi.core.validators import id_check_digit
+from wuzhi.demo.testing import FIXTURE_NAME
 from wuzhi.registry import services as reg
 
 _counter = itertools.count(1)
@@ -28,6 +29,19 @@ def make_id_number(birth: str = "19800101", region: str = "530626", seq: int | N
 
 def make_phone() -> str:
     return f"139{next(_counter):08d}"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run every test that reads the built demo community last and together, module by module.
+
+    The demo takes a minute to build (more on PostgreSQL); wuzhi.demo.testing keeps it between
+    modules only when the next database test also uses it. Without this, the apps' demo-figure
+    modules sit between other tests in path order and each would build it again. Runs after
+    pytest-django's own reordering, whose transactional tests leave an empty database behind."""
+    demo = [item for item in items if FIXTURE_NAME in getattr(item, "fixturenames", ())]
+    if demo:
+        items[:] = [item for item in items if FIXTURE_NAME not in getattr(item, "fixturenames", ())] + demo
 
 
 @pytest.fixture(autouse=True)
