@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from wuzhi.core.models import Area, AreaKind
@@ -40,7 +41,8 @@ def report(request: HttpRequest, unit_code: str) -> HttpResponse:
             apply_errors(form, exc)
         else:
             _remember(request, case)
-            messages.success(request, f"已收到您反映的问题,事项编号 {case.number},请记下以便查询进度")
+            messages.success(request, gettext("已收到您反映的问题,事项编号 %(number)s,请记下以便查询进度") % {
+                "number": case.number})
             return redirect(reverse("cases:portal_case", args=[case.number]))
     return render(request, "cases/portal_report.html", {"form": form, "unit": unit},
                   status=400 if form.errors else 200)
@@ -64,7 +66,7 @@ def track(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         case = selectors.track(form.cleaned_data["number"], form.cleaned_data["phone"])
         if case is None:
-            form.add_error(None, "编号或手机号码不正确")
+            form.add_error(None, gettext("编号或手机号码不正确"))
         else:
             _remember(request, case)
             return redirect(reverse("cases:portal_case", args=[case.number]))
@@ -98,5 +100,5 @@ def rate(request: HttpRequest, number: str) -> HttpResponse:
             for msg in exc.messages:
                 messages.error(request, msg)
         else:
-            messages.success(request, "感谢您的评价")
+            messages.success(request, gettext("感谢您的评价"))
     return redirect(reverse("cases:portal_case", args=[case.number]))

@@ -11,9 +11,11 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from wuzhi.core import audit
 from wuzhi.core.errors import ConcurrentEdit, NotAllowed
@@ -32,9 +34,11 @@ from .models import (
     CasePhoto,
     CaseState,
     Category,
+    Channel,
     Dispute,
     DisputeParty,
     FollowUp,
+    Fulfilment,
     MediationSession,
     Outcome,
     PoliceOffice,
@@ -55,9 +59,16 @@ def _name(actor: Any, fallback: str = "系统") -> str:
     return (actor.get_full_name() or actor.username)[:32]
 
 
+def _zh(label: Any) -> str:
+    """A choice label written into a timeline note or result: those are records (and what the
+    reporter is told), kept in the project's language whatever language the actor's pages use."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(label)
+
+
 def _require_change(actor: Any, case: Case) -> None:
     if actor is not None and not can_on(actor, Action.CHANGE, case):
-        raise NotAllowed("您不能办理这件事项")
+        raise NotAllowed(gettext("您不能办理这件事项"))
 
 
 def route(category: Category, area: Area) -> tuple[Any, Any]:
@@ -89,14 +100,14 @@ def case_open(*, actor: Any, category: Category, channel: str, area: Area, descr
               auto_assign: bool = True) -> Case:
     """Receive a case (受理) and route it by its category (分派), each a timeline row."""
     if actor is not None and not (can(actor, Action.VISIT, area.path) or can(actor, Action.CHANGE, area.path)):
-        raise NotAllowed("您不能在该区域登记事项")
+        raise NotAllowed(gettext("您不能在该区域登记事项"))
     at = at or timezone.now()
     if not category.active:
-        raise ValidationError({"category": "该分类已停用,请选择其他分类"})
+        raise ValidationError({"category": gettext("该分类已停用,请选择其他分类")})
     if not description.strip():
-        raise ValidationError({"description": "请描述具体情况"})
+        raise ValidationError({"description": gettext("请描述具体情况")})
     if channel == "hotline" and not external_number.strip():
-        raise ValidationError({"external_number": "12345转办的事项请填写工单号"})
+        raise ValidationError({"external_number": gettext("12345转办的事项请填写工单号")})
     phone = normalize_phone(reporter_phone) if reporter_phone.strip() else ""
     case = Case(kind=category.kind, category=category, channel=channel, area=area, area_path=area.path,
                 place=place.strip(), household=household, resident=resident,
@@ -115,7 +126,7 @@ def case_open(*, actor: Any, category: Category, channel: str, area: Area, descr
     case.number = f"{at.year}{case.pk:06d}"
     case.save(update_fields=["number"])
     _event(case, source="", target=S.ACCEPTED, label="受理", actor=actor, at=at, actor_name=actor_name,
-           note=f"来源:{case.get_channel_display()}" + (f"({case.external_number})" if external_number else ""))
+           note=f"来源:{_zh(Channel(case.channel).label)}" + (f"({case.external_number})" if external_number else ""))
     audit.log_change(actor, case, None)
     notify.tell(case, "accepted", at)
     if auto_assign:
@@ -140,7 +151,7 @@ def _apply(case: Case, st: flow.Step, *, actor: Any, at: dt.datetime, note: str 
     label = st.label
     if target == S.ASSIGNED and source != S.SUSPENDED:  # resuming keeps the assignment
         if team is None and user is None:
-            raise ValidationError({"team": "请选择承办队伍或承办人"})
+            raise ValidationError({"team": gettext("请选择承办队伍或承办人")})
         case.assigned_team, case.assigned_user = team, user
         who = "、".join(str(x) for x in (team, user and _name(user)) if x)
         note = f"承办:{who}" + (f";{note}" if note else "")
@@ -150,7 +161,7 @@ def _apply(case: Case, st: flow.Step, *, actor: Any, at: dt.datetime, note: str 
         case.result, case.resolved_at = note, at
     elif target == S.REVIEWED:
         case.satisfaction = satisfaction
-        note = f"{Satisfaction(satisfaction).label}" + (f":{note}" if note else "")
+        note = _zh(Satisfaction(satisfaction).label) + (f":{note}" if note else "")
     elif source == S.RESOLVED and target == S.IN_PROGRESS:
         # 不满意 reopens: a fresh deadline, the old result stays in the timeline.
         case.satisfaction, case.resolved_at = Satisfaction.UNSATISFIED, None
@@ -196,25 +207,27 @@ def case_transition(*, actor: Any, case: Case, to: str, note: str = "", version:
     if version is not None and fresh.version != version:
         raise ConcurrentEdit("该事项")
     if to not in CaseState.values:
-        raise ValidationError("未知的状态")
+        raise ValidationError(gettext("未知的状态"))
     st = flow.step(fresh.state, to)
     if st is None:
-        raise ValidationError(f"“{CaseState(fresh.state).label}”的事项不能转为“{CaseState(to).label}”")
+        raise ValidationError(gettext("“%(state)s”的事项不能转为“%(to)s”") % {
+            "state": CaseState(fresh.state).label, "to": CaseState(to).label})
     _require_change(actor, fresh)
     note = note.strip()
     if st.note_required and not note:
-        raise ValidationError({"note": f"请填写{st.note_label}"})
+        raise ValidationError({"note": gettext("请填写%(what)s") % {"what": st.note_label}})
     if fresh.state == S.SUSPENDED and to != state_before_suspension(fresh):
-        raise ValidationError(f"挂起前为“{CaseState(state_before_suspension(fresh)).label}”,只能恢复到该状态")
+        raise ValidationError(gettext("挂起前为“%(state)s”,只能恢复到该状态") % {
+            "state": CaseState(state_before_suspension(fresh)).label})
     if to == S.ASSIGNED and fresh.state == S.ASSIGNED and (team, user) == (fresh.assigned_team, fresh.assigned_user):
-        raise ValidationError({"team": "改派请选择不同的承办队伍或承办人"})
+        raise ValidationError({"team": gettext("改派请选择不同的承办队伍或承办人")})
     if to == S.REVIEWED and satisfaction not in (Satisfaction.SATISFIED, Satisfaction.BASIC):
-        raise ValidationError({"satisfaction": "回访满意度为“满意”或“基本满意”;不满意请重新办理"})
+        raise ValidationError({"satisfaction": gettext("回访满意度为“满意”或“基本满意”;不满意请重新办理")})
     if to == S.MERGED:
         if into is None or into.pk == fresh.pk:
-            raise ValidationError({"into": "请选择要并入的主件"})
+            raise ValidationError({"into": gettext("请选择要并入的主件")})
         if into.state == S.MERGED or into.kind != fresh.kind and fresh.kind == CaseKind.DISPUTE:
-            raise ValidationError({"into": "不能并入该事项"})
+            raise ValidationError({"into": gettext("不能并入该事项")})
     _apply(fresh, st, actor=actor, at=at or timezone.now(), note=note, team=team, user=user, into=into,
            satisfaction=satisfaction, actor_name=actor_name)
     if case is not fresh:
@@ -246,7 +259,7 @@ def case_merge(*, actor: Any, main: Case, duplicates: Iterable[Case], note: str 
     """Merge duplicates into `main`: they leave the queue and are answered when `main` is done
     (at once, when it is done already)."""
     if main.state == S.MERGED:
-        raise ValidationError("主件本身已并案,请选择其主件")
+        raise ValidationError(gettext("主件本身已并案,请选择其主件"))
     merged = [case_transition(actor=actor, case=d, to=S.MERGED, into=main, note=note, at=at) for d in duplicates]
     main.refresh_from_db()
     if main.state in (S.RESOLVED, S.REVIEWED, S.ARCHIVED):
@@ -267,7 +280,7 @@ def escalate_overdue(*, now: dt.datetime | None = None) -> int:
             continue
         case.supervision = level
         case.save(update_fields=["supervision"])
-        _event(case, source=case.state, target=case.state, label=level.label, actor=None, at=now,
+        _event(case, source=case.state, target=case.state, label=_zh(level.label), actor=None, at=now,
                kind=CaseEvent.Kind.SUPERVISE, note=f"已超过办理期限 {case.due_at:%Y-%m-%d %H:%M}")
         raised += 1
     return raised
@@ -280,7 +293,7 @@ def dispute_intake(*, actor: Any, case: Case, dispute_type: str, situation: str,
                    risk: str = "low", parties: Iterable[dict[str, Any]] = ()) -> Dispute:
     """The intake of 张黎's method: situation, parties with their needs and interests, cause."""
     if case.kind != CaseKind.DISPUTE:
-        raise ValidationError("只有矛盾纠纷类事项需要登记纠纷详情")
+        raise ValidationError(gettext("只有矛盾纠纷类事项需要登记纠纷详情"))
     _require_change(actor, case)
     dispute = Dispute(case=case, dispute_type=dispute_type, situation=situation.strip(), cause=cause.strip(),
                       risk=risk)
@@ -288,7 +301,7 @@ def dispute_intake(*, actor: Any, case: Case, dispute_type: str, situation: str,
     dispute.save()
     rows = [DisputeParty(dispute=dispute, **p) for p in parties if p.get("name", "").strip()]
     if len(rows) < 2:
-        raise ValidationError("请至少登记两方当事人")
+        raise ValidationError(gettext("请至少登记两方当事人"))
     for row in rows:
         row.full_clean(exclude=["dispute"])
     DisputeParty.objects.bulk_create(rows)
@@ -315,7 +328,7 @@ def mediation_record(*, actor: Any, dispute: Dispute, notes: str, held_at: dt.da
     case = dispute.case
     _require_change(actor, case)
     if case.state not in (S.ASSIGNED, S.IN_PROGRESS):
-        raise ValidationError("该纠纷当前不在调解阶段")
+        raise ValidationError(gettext("该纠纷当前不在调解阶段"))
     held_at = held_at or timezone.now()
     if case.state == S.ASSIGNED:  # the first session is the start of the work
         case_transition(actor=actor, case=case, to=S.IN_PROGRESS, at=held_at)
@@ -338,13 +351,13 @@ def dispute_conclude(*, actor: Any, dispute: Dispute, outcome: str, terms: str =
     referral given. Either way the case is 办结 with that result."""
     case = dispute.case
     if outcome == Outcome.SUCCESS and not terms.strip():
-        raise ValidationError({"terms": "调解成功请填写协议内容"})
+        raise ValidationError({"terms": gettext("调解成功请填写协议内容")})
     if outcome == Outcome.FAILED and not referral:
-        raise ValidationError({"referral": "调解不成请选择引导途径(诉讼、仲裁或信访)"})
+        raise ValidationError({"referral": gettext("调解不成请选择引导途径(诉讼、仲裁或信访)")})
     if outcome not in (Outcome.SUCCESS, Outcome.FAILED):
-        raise ValidationError({"outcome": "请选择调解结果"})
+        raise ValidationError({"outcome": gettext("请选择调解结果")})
     if not dispute.sessions.exists():
-        raise ValidationError("请先登记调解记录")
+        raise ValidationError(gettext("请先登记调解记录"))
     at = at or timezone.now()
     before = audit.snapshot(dispute)
     dispute.outcome, dispute.concluded_at = outcome, at
@@ -353,7 +366,7 @@ def dispute_conclude(*, actor: Any, dispute: Dispute, outcome: str, terms: str =
     dispute.save()
     audit.log_change(actor, dispute, before)
     result = ("调解成功,签订人民调解协议书" if outcome == Outcome.SUCCESS
-              else f"调解不成,已{Referral(referral).label}")
+              else f"调解不成,已{_zh(Referral(referral).label)}")
     case_transition(actor=actor, case=case, to=S.RESOLVED, note=result, at=at)
     return dispute
 
@@ -363,7 +376,7 @@ def followup_record(*, actor: Any, dispute: Dispute, status: str, note: str = ""
                     at: dt.datetime | None = None) -> FollowUp:
     _require_change(actor, dispute.case)
     if dispute.outcome != Outcome.SUCCESS:
-        raise ValidationError("只有调解成功的纠纷需要回访履行情况")
+        raise ValidationError(gettext("只有调解成功的纠纷需要回访履行情况"))
     row = FollowUp(dispute=dispute, status=status, note=note.strip(), at=at or timezone.now(),
                    actor=actor if getattr(actor, "pk", None) else None)
     row.full_clean()
@@ -371,7 +384,7 @@ def followup_record(*, actor: Any, dispute: Dispute, status: str, note: str = ""
     dispute.fulfilment = status
     dispute.save(update_fields=["fulfilment"])
     _event(dispute.case, source=dispute.case.state, target=dispute.case.state, label="履行回访", actor=actor,
-           at=row.at, kind=CaseEvent.Kind.NOTE, note=f"{row.get_status_display()}" + (f":{row.note}" if note else ""))
+           at=row.at, kind=CaseEvent.Kind.NOTE, note=_zh(Fulfilment(row.status).label) + (f":{row.note}" if note else ""))
     return row
 
 
@@ -381,7 +394,7 @@ def followup_record(*, actor: Any, dispute: Dispute, status: str, note: str = ""
 def police_office_create(*, actor: Any, area: Area, name: str, phone: str = "", patrol_team: Any = None
                          ) -> PoliceOffice:
     if actor is not None and not can(actor, Action.CHANGE, area.path):
-        raise NotAllowed("您不能在该区域设立警务室")
+        raise NotAllowed(gettext("您不能在该区域设立警务室"))
     office = PoliceOffice(area=area, area_path=area.path, name=name.strip(), phone=phone, patrol_team=patrol_team)
     office.full_clean()
     office.save()
@@ -393,7 +406,7 @@ def police_office_create(*, actor: Any, area: Area, name: str, phone: str = "", 
 def officer_add(*, actor: Any, office: PoliceOffice, name: str, user: Any = None, title: str = "社区民警"
                 ) -> PoliceOfficer:
     if actor is not None and not can(actor, Action.CHANGE, office.area_path):
-        raise NotAllowed("您不能维护该警务室")
+        raise NotAllowed(gettext("您不能维护该警务室"))
     officer = PoliceOfficer(office=office, name=name.strip(), user=user, title=title, area_path=office.area_path)
     officer.full_clean()
     officer.save()
@@ -433,7 +446,7 @@ CATEGORY_FIELDS = ("kind", "name", "team", "role", "deadline_hours", "checklist"
 def category_save(*, actor: Any, category: Category | None = None, **fields: Any) -> Category:
     """Create or change a category: routing and deadline apply to cases opened from now on."""
     if actor is not None and not may_edit_categories(actor):
-        raise NotAllowed("只有社区书记可以维护事项分类")
+        raise NotAllowed(gettext("只有社区书记可以维护事项分类"))
     before = audit.snapshot(category) if category is not None else None
     category = category or Category()
     for name in CATEGORY_FIELDS:

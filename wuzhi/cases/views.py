@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -16,7 +17,8 @@ from django.db.models.functions import TruncMonth
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from wuzhi.activities.models import Activity, ActivityKind, Team
@@ -109,7 +111,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(request, f"已受理,事项编号 {case.number}")
+            messages.success(request, gettext("已受理,事项编号 %(number)s") % {"number": case.number})
             return redirect("cases:detail", pk=case.pk)
     return render(request, "cases/case_new.html", {"form": form, "patrol": patrol},
                   status=400 if form.errors else 200)
@@ -162,7 +164,7 @@ def case_act(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         _errors(request, exc)
     else:
-        messages.success(request, f"已更新为“{case.get_state_display()}”")
+        messages.success(request, gettext("已更新为“%(state)s”") % {"state": case.get_state_display()})
     return redirect("cases:detail", pk=case.pk)
 
 
@@ -178,9 +180,9 @@ def case_review(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             _errors(request, exc)
         else:
-            messages.success(request, "回访已记录")
+            messages.success(request, gettext("回访已记录"))
     else:
-        messages.error(request, "请选择满意度")
+        messages.error(request, gettext("请选择满意度"))
     return redirect("cases:detail", pk=case.pk)
 
 
@@ -191,7 +193,7 @@ def case_merge(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
     main = Case.objects.visible_to(request.user).filter(number=request.POST.get("into", "").strip()).first()
     if main is None:
-        messages.error(request, "找不到该编号的事项")
+        messages.error(request, gettext("找不到该编号的事项"))
         return redirect("cases:detail", pk=case.pk)
     try:
         services.case_merge(actor=request.user, main=main, duplicates=[case], note=request.POST.get("note", "") or
@@ -199,7 +201,7 @@ def case_merge(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         _errors(request, exc)
         return redirect("cases:detail", pk=case.pk)
-    messages.success(request, f"已并入{main.number},办结时将一并答复反映人")
+    messages.success(request, gettext("已并入%(number)s,办结时将一并答复反映人") % {"number": main.number})
     return redirect("cases:detail", pk=main.pk)
 
 
@@ -220,7 +222,7 @@ def dispute_intake(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(request, "纠纷情况已登记")
+            messages.success(request, gettext("纠纷情况已登记"))
             return redirect("cases:detail", pk=case.pk)
     return render(request, "cases/dispute_form.html", {"form": form, "case": case},
                   status=400 if form.errors else 200)
@@ -243,9 +245,9 @@ def mediation_add(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             _errors(request, exc)
         else:
-            messages.success(request, "调解记录已保存")
+            messages.success(request, gettext("调解记录已保存"))
     else:
-        messages.error(request, "请填写调解时间和经过")
+        messages.error(request, gettext("请填写调解时间和经过"))
     return redirect(reverse("cases:detail", args=[pk]) + "#dispute")
 
 
@@ -262,9 +264,9 @@ def dispute_conclude(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             _errors(request, exc)
         else:
-            messages.success(request, "调解结果已登记")
+            messages.success(request, gettext("调解结果已登记"))
     else:
-        messages.error(request, "请选择调解结果")
+        messages.error(request, gettext("请选择调解结果"))
     return redirect(reverse("cases:detail", args=[pk]) + "#dispute")
 
 
@@ -280,7 +282,7 @@ def followup_add(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             _errors(request, exc)
         else:
-            messages.success(request, "履行情况已记录")
+            messages.success(request, gettext("履行情况已记录"))
     return redirect(reverse("cases:detail", args=[pk]) + "#dispute")
 
 
@@ -288,9 +290,12 @@ def followup_add(request: HttpRequest, pk: int) -> HttpResponse:
 def agreement(request: HttpRequest, pk: int) -> HttpResponse:
     dispute = _dispute(request, pk)
     if dispute.outcome != Outcome.SUCCESS:
-        messages.error(request, "调解成功后才能生成人民调解协议书")
+        messages.error(request, gettext("调解成功后才能生成人民调解协议书"))
         return redirect("cases:detail", pk=pk)
-    response = HttpResponse(agreement_docx(dispute), content_type=(
+    # The 协议书 is a Chinese legal document whatever language the mediator's pages use.
+    with translation.override(settings.LANGUAGE_CODE):
+        document = agreement_docx(dispute)
+    response = HttpResponse(document, content_type=(
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"))
     response["Content-Disposition"] = f'attachment; filename="tiaojie-{dispute.case.number}.docx"'
     return response
@@ -313,9 +318,11 @@ def stats(request: HttpRequest) -> HttpResponse:
     """Received, resolved, on time and satisfied, for a period and an area, by kind, category,
     team, the area's children and month: what the community reports upward, counted from rows."""
     areas = list(Area.objects.visible_to(request.user).filter(kind__in=STATS_LEVELS).order_by("path"))
-    form = StatsForm(request.GET or None, areas=areas)
-    f = form.cleaned_data if form.is_valid() else {}
     today = timezone.localdate()
+    # Unbound, the form shows the defaults it counts with: this year so far, the user's top area.
+    form = StatsForm(request.GET or None, areas=areas, initial={
+        "start": today.replace(month=1, day=1), "end": today, "area": areas[0].code if areas else ""})
+    f = form.cleaned_data if form.is_valid() else {}
     start, end = f.get("start") or today.replace(month=1, day=1), f.get("end") or today
     area = next((a for a in areas if a.code == f.get("area")), areas[0] if areas else None)
     qs = Case.objects.visible_to(request.user)
@@ -355,7 +362,7 @@ def categories(request: HttpRequest) -> HttpResponse:
 @staff_view
 def category_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if not services.may_edit_categories(request.user):
-        raise NotAllowed("只有社区书记可以维护事项分类")
+        raise NotAllowed(gettext("只有社区书记可以维护事项分类"))
     category = get_object_or_404(Category, pk=pk) if pk is not None else None
     initial = {}
     if category is not None:
@@ -369,7 +376,7 @@ def category_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(request, "事项分类已保存")
+            messages.success(request, gettext("事项分类已保存"))
             return redirect("cases:categories")
     return render(request, "cases/category_form.html", {"form": form, "category": category},
                   status=400 if form.errors else 200)
