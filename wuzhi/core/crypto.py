@@ -2,9 +2,9 @@
 
 Ciphertext is "kid:base64(nonce|AES-GCM ciphertext)". The first configured key encrypts; every
 configured key decrypts, so keys rotate by prepending a new one and re-encrypting
-(`wuzhi rotate-keys`). The blind index is an HMAC of the normalised value under a separate key:
-equal numbers give equal digests, so `WHERE id_number_hash = ?` finds a person without storing
-the number in clear."""
+(`wuzhi rotate_keys`, see wuzhi.core.backup). The blind index is an HMAC of the normalised
+value under a separate key: equal numbers give equal digests, so `WHERE id_number_hash = ?`
+finds a person without storing the number in clear."""
 
 from __future__ import annotations
 
