@@ -58,6 +58,8 @@ DEBUG = _env("WUZHI_DEBUG") == "1"
 SECRET_KEY = _env("WUZHI_SECRET_KEY", "secret_key")
 FIELD_KEYS = _env("WUZHI_FIELD_KEYS", "field_keys")
 INDEX_KEY = _env("WUZHI_INDEX_KEY", "index_key")
+# Personal data of people who moved out or died is anonymised this long after their last change.
+WUZHI_RETENTION_DAYS = int(_env("WUZHI_RETENTION_DAYS", default=str(3 * 365)))
 PUBLIC_URL = _env("WUZHI_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 SERVICE_HOTLINE = _env("WUZHI_SERVICE_HOTLINE", default="0870-7622345")
 ALLOWED_HOSTS = [h for h in _env("WUZHI_ALLOWED_HOSTS", default="127.0.0.1,localhost,testserver").split(",") if h]

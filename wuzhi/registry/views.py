@@ -25,14 +25,14 @@ from django.views.decorators.http import require_POST
 
 from wuzhi.core import audit
 from wuzhi.core.errors import NotAllowed
-from wuzhi.core.models import Area, AreaKind, Grant
+from wuzhi.core.models import AccessLog, Area, AreaKind, Grant
 from wuzhi.core.pagination import keyset_page
 from wuzhi.core.roles import ROLE_ACTIONS, Action
 from wuzhi.core.scoping import can, can_on, scope_paths
 from wuzhi.core.views import apply_errors, client_ip, forbidden, require, staff_view
 
 from . import choices as c
-from . import selectors, services
+from . import privacy, selectors, services
 from .forms import (
     HouseholdCreateForm,
     HouseholdEditForm,
@@ -298,6 +298,8 @@ def resident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "may_change": can(user, Action.CHANGE, path),
         "may_visit": can_on(user, Action.VISIT, resident.household),
         "may_reveal": can(user, Action.REVEAL, path),
+        "may_export_person": can(user, Action.REVEAL, path) and can(user, Action.EXPORT, path),
+        "may_audit": can(user, Action.GRANT, path),
     })
 
 
@@ -476,3 +478,43 @@ def building(request: HttpRequest, area_pk: int) -> HttpResponse:
         "building": area, "grid": grid, "stats": stats,
         "may_change": can(user, Action.CHANGE, area.path),
     })
+
+
+# ---- personal-data rights (个人信息保护法) ---------------------------------------------------
+
+
+@staff_view
+@require_POST
+def resident_privacy_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """A copy of everything held about one person, for that person (PIPL art. 45). Needs both
+    REVEAL and EXPORT where they live; the copy is logged like any other export."""
+    import json
+
+    resident = get_object_or_404(Resident.objects.visible_to(request.user).select_related("household"), pk=pk)
+    require(request.user, Action.REVEAL, resident.area_path)
+    require(request.user, Action.EXPORT, resident.area_path)
+    data = privacy.dossier(resident)
+    audit.log_access(actor=request.user, kind="export", obj=resident, field="个人信息副本",
+                     detail="依申请导出本人全部个人信息", ip=client_ip(request))
+    response = HttpResponse(json.dumps(data, ensure_ascii=False, indent=1), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="personal-data-{resident.pk}.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@staff_view
+def access_log(request: HttpRequest) -> HttpResponse:
+    """Who read whose sensitive data (reveals and exports), for those who hand out roles (the
+    secretary) over their own subtree; filter by person or by reader."""
+    qs = AccessLog.objects.visible_to(request.user, Action.GRANT).select_related("actor")
+    if scope_paths(request.user, Action.GRANT) == []:
+        raise NotAllowed(_("只有社区书记可以查看敏感信息访问记录"))
+    resident_id = request.GET.get("resident", "")
+    reader = request.GET.get("actor", "").strip()
+    if resident_id.isdigit():
+        qs = qs.filter(model=Resident._meta.label_lower, object_id=resident_id)
+    if reader:
+        qs = qs.filter(actor__username=reader)
+    page = keyset_page(qs, ["-at", "-id"], request.GET.get("after"), PAGE_SIZE)
+    return render(request, "registry/access_log.html", {
+        "page": page, "after": request.GET.get("after"), "resident_id": resident_id, "reader": reader})
