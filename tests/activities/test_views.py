@@ -296,7 +296,8 @@ def test_pages_run_a_bounded_number_of_queries(client, tree, make_household, peo
     services.attendance_mark(actor=None, activity=data.activity, residents=[data.far_resident])
     login(client, people.secretary)
     client.get(reverse("activities:activity_list"))  # warm the session
-    # Each bound includes one lookup of the user's teams (the team-member relation rule).
+    # Each bound includes one lookup of the user's teams and programs (the team-member and program-staff
+    # relation rules, one query).
     pages = {
         # session, user, grants, then the page's own queries
         reverse("activities:activity_list"): 7,

@@ -90,3 +90,41 @@ def export_volunteers(*, actor: Any, attendance: QuerySet[Attendance], descripti
                      ip=ip)
     return buffer.getvalue()
 
+
+
+STATEMENT_DINER_HEADERS = [("序号", 6), ("姓名", 12), ("住址", 24), ("经费类别", 12), ("就餐天数", 10),
+                           ("就餐次数", 10), ("餐标(元/餐)", 12), ("金额(元)", 12)]
+STATEMENT_FUNDING_HEADERS = [("经费类别", 14), ("就餐人数", 10), ("就餐次数", 10), ("金额(元)", 12)]
+STATEMENT_DETAIL_HEADERS = [("日期", 12), ("餐次", 10), ("姓名", 12), ("经费类别", 12)]
+
+
+def export_canteen_statement(*, actor: Any, program: Any, sessions: QuerySet[Any], first: Any, last: Any,
+                             ip: str | None = None) -> bytes:
+    """The 幸福餐厅's monthly statement as a workbook: per diner, per funding category, and every
+    meal. `sessions` must be Activity.objects.visible_to(actor, "export"). Totals are numbers
+    written by us, not formulas: the sheet is formula-free, as every export is."""
+    from .canteen import UNREGISTERED, detail_rows, statement
+
+    st = statement(program, sessions, first, last)
+    wb = Workbook(write_only=True)
+    title = f"{program.name} {first:%Y年%m月}就餐结算"
+    diners = _sheet(wb, "按就餐者", STATEMENT_DINER_HEADERS)
+    for i, d in enumerate(st.diners, 1):
+        diners.append(_row([i, d.name, d.address, d.funding, d.days, d.meals, program.meal_price, d.amount]))
+    diners.append(_row(["", "合计", "", "", "", st.meals, "", st.amount]))
+    funding = _sheet(wb, "按经费类别", STATEMENT_FUNDING_HEADERS)
+    for g in st.by_funding:
+        funding.append(_row([g.funding, g.diners, g.meals, g.amount]))
+    funding.append(_row(["合计", len(st.diners), st.meals, st.amount]))
+    detail = _sheet(wb, "就餐明细", STATEMENT_DETAIL_HEADERS)
+    count = 0
+    for a in detail_rows(program, sessions, first, last).iterator(chunk_size=CHUNK):
+        when = timezone.localtime(a.activity.starts_at)
+        detail.append(_row([when.date(), a.activity.title, a.name,
+                            a.enrolment.get_funding_display() if a.enrolment and a.enrolment.funding else UNREGISTERED]))
+        count += 1
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    audit.log_access(actor=actor, kind=AccessLog.Kind.EXPORT, obj=program,
+                     detail=f"导出{title}:就餐者{len(st.diners)}人、就餐{count}人次", ip=ip)
+    return buffer.getvalue()

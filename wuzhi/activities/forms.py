@@ -17,8 +17,9 @@ from wuzhi.core.models import Area, AreaKind
 from wuzhi.registry.forms import DATETIME_LOCAL
 from wuzhi.registry.models import Resident
 
-from .models import ActivityKind, Attendance, Governance, Team, TeamKind
+from .models import ActivityKind, Attendance, Enrolment, Funding, Governance, ProgramKind, Team, TeamKind
 from .services import DEFAULT_GOVERNANCE
+from .venues import EVENT_KINDS, LAW_VENUES
 
 # Which governance a kind of team reports under unless the secretary says otherwise (the demo's
 # choices: care teams are 德治, a building's 3+N group is 自治, patrols are 法治).
@@ -235,6 +236,7 @@ class MarkForm(forms.Form):
     in), as what, and for volunteers how many hours."""
 
     member = forms.IntegerField(required=False)
+    enrolment = forms.IntegerField(required=False)
     resident = forms.IntegerField(required=False)
     name = forms.CharField(label=_("姓名"), max_length=32, required=False)
     role = forms.ChoiceField(choices=[(Attendance.Role.PARTICIPANT, Attendance.Role.PARTICIPANT.label),
@@ -300,3 +302,136 @@ class VolunteerFilterForm(forms.Form):
         if f.get("team"):
             parts.append(f"服务队:{f['team'].name}")
         return ";".join(parts)
+
+
+# ---- programs (四点半课堂, 幸福餐厅, 夏令营) -------------------------------------------------------
+
+# Which roles a program's list offers, by the kind of program.
+PROGRAM_ROLES: dict[str, list[Enrolment.Role]] = {
+    ProgramKind.AFTERSCHOOL: [Enrolment.Role.LEARNER, Enrolment.Role.TEACHER, Enrolment.Role.VOLUNTEER],
+    ProgramKind.CANTEEN: [Enrolment.Role.DINER, Enrolment.Role.VOLUNTEER],
+    ProgramKind.CAMP: [Enrolment.Role.CAMPER, Enrolment.Role.VOLUNTEER, Enrolment.Role.TEACHER],
+    ProgramKind.CLASS: [Enrolment.Role.LEARNER, Enrolment.Role.TEACHER, Enrolment.Role.VOLUNTEER],
+}
+
+
+class ProgramForm(forms.Form):
+    kind = forms.ChoiceField(label=_("项目类别"), choices=ProgramKind.choices)
+    name = forms.CharField(label=_("名称"), max_length=64,
+                           widget=forms.TextInput(attrs={"placeholder": _("如:四点半希望小课堂")}))
+    area = PlaceChoiceField(label=_("所属区域"), queryset=Area.objects.none(), empty_label=None)
+    venue = forms.CharField(label=_("地点"), max_length=64, required=False,
+                            widget=forms.TextInput(attrs={"list": "venues"}))
+    schedule = forms.CharField(label=_("时间安排"), max_length=64, required=False,
+                               widget=forms.TextInput(attrs={"placeholder": _("如:每周五 16:30–18:30")}))
+    session_time = forms.TimeField(label=_("每次开始时间"), required=False,
+                                   widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    session_minutes = forms.IntegerField(label=_("每次时长(分钟)"), min_value=10, max_value=24 * 60, initial=120)
+    partner = forms.CharField(label=_("合作单位"), max_length=128, required=False)
+    meal_price = forms.DecimalField(label=_("餐标(元/餐)"), min_value=Decimal("0"), max_digits=6, decimal_places=2,
+                                    required=False, help_text=_("仅幸福餐厅填写,用于月度结算"))
+    starts_on = forms.DateField(label=_("开始日期"), widget=forms.DateInput(attrs={"type": "date"}),
+                                initial=timezone.localdate)
+    ends_on = forms.DateField(label=_("结束日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    description = forms.CharField(label=_("简介"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, data: Any = None, *, areas: Any, **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        _narrow(self, "area", areas)
+
+    def service_kwargs(self) -> dict[str, Any]:
+        d = dict(self.cleaned_data)
+        d["meal_price"] = d.get("meal_price") or Decimal("0")
+        return d
+
+
+class EnrolForm(forms.Form):
+    """Add someone to a program's list: a resident found by search, a staff login, or an outsider
+    with their organisation (university volunteers)."""
+
+    SOURCES = [("resident", _("本社区居民")), ("user", _("工作人员")), ("outside", _("外来老师/志愿者"))]
+    source = forms.ChoiceField(label=_("来源"), choices=SOURCES, initial="resident", widget=forms.RadioSelect)
+    resident = forms.ModelChoiceField(label=_("居民"), queryset=Resident.objects.none(), required=False,
+                                      widget=forms.HiddenInput)
+    user = StaffChoiceField(label=_("工作人员"), queryset=get_user_model().objects.none(), required=False,
+                            empty_label=_("请选择"))
+    name = forms.CharField(label=_("姓名"), max_length=32, required=False)
+    organisation = forms.CharField(label=_("所在单位"), max_length=64, required=False,
+                                   widget=forms.TextInput(attrs={"placeholder": _("如:四川农业大学")}))
+    role = forms.ChoiceField(label=_("身份"), choices=Enrolment.Role.choices)
+    funding = forms.ChoiceField(label=_("经费类别"), choices=_blank(Funding.choices, _("不适用")), required=False)
+    from_on = forms.DateField(label=_("加入日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data: Any = None, *, program: Any, residents: Any, users: Any, **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        _narrow(self, "resident", residents)
+        _narrow(self, "user", users)
+        roles = PROGRAM_ROLES.get(program.kind, list(Enrolment.Role))
+        role = self.fields["role"]
+        assert isinstance(role, forms.ChoiceField)
+        role.choices = [(r.value, r.label) for r in roles]
+        role.initial = roles[0].value
+        if program.kind != ProgramKind.CANTEEN:
+            del self.fields["funding"]
+
+    def clean(self) -> dict[str, Any]:
+        d = super().clean() or {}
+        source, role = d.get("source"), d.get("role")
+        if source == "resident" and not d.get("resident"):
+            self.add_error("resident", _("请先查找并选择一位居民"))
+        elif source == "user" and not d.get("user"):
+            self.add_error("user", _("请选择工作人员"))
+        elif source == "outside" and not (d.get("name") or "").strip():
+            self.add_error("name", _("请填写姓名"))
+        if source != "resident" and role in Enrolment.TAKING_PART:
+            self.add_error("role", _("学员、就餐者和营员须从居民中选择"))
+        return d
+
+    def service_kwargs(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        out: dict[str, Any] = {"role": d["role"], "organisation": d["organisation"].strip(),
+                               "funding": d.get("funding") or "", "from_on": d.get("from_on")}
+        if d["source"] == "resident":
+            out["resident"] = d["resident"]
+        elif d["source"] == "user":
+            out["user"] = d["user"]
+        else:
+            out["name"] = d["name"]
+        return out
+
+
+class EventForm(forms.Form):
+    """An event recorded on a phone as it happens: kind, what, where, with whom, how many."""
+
+    kind = forms.ChoiceField(label=_("活动类型"), widget=forms.RadioSelect,
+                             choices=[(k, ActivityKind(k).label) for k in EVENT_KINDS], initial="law")
+    title = forms.CharField(label=_("活动名称"), max_length=128, widget=forms.TextInput(attrs={"list": "event-titles"}))
+    venue = forms.CharField(label=_("地点"), max_length=64, required=False,
+                            widget=forms.TextInput(attrs={"list": "event-venues"}))
+    partner = forms.CharField(label=_("合作单位"), max_length=128, required=False,
+                              widget=forms.TextInput(attrs={"list": "event-partners"}))
+    team = TeamChoiceField(label=_("文艺队/服务队"), queryset=Team.objects.none(), required=False,
+                           empty_label=_("无"))
+    area = PlaceChoiceField(label=_("区域"), queryset=Area.objects.none(), empty_label=None)
+    starts_at = forms.DateTimeField(label=_("时间"), input_formats=[DATETIME_LOCAL, "%Y-%m-%d %H:%M"],
+                                    widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL))
+    headcount = forms.IntegerField(label=_("参加人数"), min_value=0, max_value=100000, required=False,
+                                   help_text=_("清点的人数;要逐一登记姓名的,保存后在点名页添加"),
+                                   widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+
+    def __init__(self, data: Any = None, *, teams: Any, areas: Any, **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        _narrow(self, "team", teams)
+        _narrow(self, "area", areas)
+
+    def clean(self) -> dict[str, Any]:
+        d = super().clean() or {}
+        if d.get("kind") == "law" and d.get("venue") and d["venue"] not in LAW_VENUES and "法治" not in d["venue"]:
+            # Law-education events happen at the 法治文化园; anywhere else is worth a second look.
+            self.add_error("venue", _("普法活动请选择法治文化园的场地:普法知识站、法治长廊或法治园梯"))
+        return d
+
+    def service_kwargs(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        return {"kind": d["kind"], "title": d["title"], "venue": d["venue"], "partner": d["partner"],
+                "team": d["team"], "area": d["area"], "starts_at": d["starts_at"], "headcount": d["headcount"] or 0}

@@ -7,6 +7,8 @@ and team activities are activities of different kinds, not separate silos."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -89,6 +91,9 @@ class ActivityKind(models.TextChoices):
     ART = "art", "文艺排练演出"
     FESTIVAL = "festival", "节日活动"
     PATROL = "patrol", "巡逻"
+    # 就业技能培训 (能致富) is its own kind: the article's "12场" trainings are the 德治 ones
+    # (市民培训, 宣讲会 …), and mixing the two would inflate that figure.
+    SKILL = "skill", "技能培训"
 
 
 class Activity(models.Model):
@@ -102,6 +107,8 @@ class Activity(models.Model):
     starts_at = models.DateTimeField("开始时间")
     ends_at = models.DateTimeField("结束时间", null=True, blank=True)
     partner = models.CharField("合作单位", max_length=128, blank=True)
+    program = models.ForeignKey("Program", null=True, blank=True, on_delete=models.PROTECT, related_name="sessions",
+                                verbose_name="所属项目")
     headcount = models.PositiveIntegerField("未记名人数", default=0, help_text="未逐一登记姓名时的清点人数")
     note = models.TextField("活动内容", blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -118,6 +125,7 @@ class Activity(models.Model):
             prefix_index("activity_path"),
             models.Index(fields=["kind", "starts_at"], name="activity_kind_time"),
             models.Index(fields=["team", "starts_at"], name="activity_team_time"),
+            models.Index(fields=["program", "starts_at"], name="activity_program_time"),
         ]
 
     def __str__(self) -> str:
@@ -134,6 +142,8 @@ class Attendance(models.Model):
     activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="attendance")
     resident = models.ForeignKey("registry.Resident", null=True, blank=True, on_delete=models.PROTECT, related_name="attendance")
     member = models.ForeignKey(TeamMember, null=True, blank=True, on_delete=models.PROTECT, related_name="attendance")
+    enrolment = models.ForeignKey("Enrolment", null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="attendance")
     name = models.CharField("姓名", max_length=32)
     role = models.CharField("身份", max_length=12, choices=Role.choices, default=Role.PARTICIPANT)
     hours = models.DecimalField("服务时长(小时)", max_digits=5, decimal_places=1, default=0)
@@ -147,6 +157,8 @@ class Attendance(models.Model):
                                     condition=models.Q(resident__isnull=False)),
             models.UniqueConstraint(fields=["activity", "member"], name="attendance_once_per_member",
                                     condition=models.Q(member__isnull=False)),
+            models.UniqueConstraint(fields=["activity", "enrolment"], name="attendance_once_per_enrolment",
+                                    condition=models.Q(enrolment__isnull=False)),
         ]
         indexes = [models.Index(fields=["activity", "role"], name="attendance_role")]
 
@@ -175,3 +187,125 @@ class CarePairing(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member.name} → {self.resident.name}"
+
+
+class ProgramKind(models.TextChoices):
+    AFTERSCHOOL = "afterschool", "四点半课堂"
+    CANTEEN = "canteen", "幸福餐厅"
+    CAMP = "camp", "夏令营"
+    CLASS = "class", "其他课堂"
+
+
+# The kind of activity a program's sessions are.
+PROGRAM_SESSION_KIND: dict[str, str] = {
+    ProgramKind.AFTERSCHOOL: ActivityKind.CLASS, ProgramKind.CANTEEN: ActivityKind.MEAL,
+    ProgramKind.CAMP: ActivityKind.CAMP, ProgramKind.CLASS: ActivityKind.CLASS,
+}
+
+
+class Program(models.Model):
+    """A recurring service with an enrolment list: 四点半希望小课堂, 新时代幸福餐厅, a summer camp.
+    Its sessions are ordinary Activities (kind class / meal / camp) linked here, so their 人次
+    count through the one attendance mechanism."""
+
+    kind = models.CharField("项目类别", max_length=12, choices=ProgramKind.choices)
+    name = models.CharField("名称", max_length=64)
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="programs", verbose_name="所属区域")
+    area_path = models.CharField(max_length=255, editable=False)
+    governance = models.CharField("治理类别", max_length=10, choices=Governance.choices, default=Governance.SELF)
+    venue = models.CharField("地点", max_length=64, blank=True)
+    schedule = models.CharField("时间安排", max_length=64, blank=True, help_text="如:每周五 16:30–18:30")
+    session_time = models.TimeField("默认开始时间", null=True, blank=True)
+    session_minutes = models.PositiveSmallIntegerField("每次时长(分钟)", default=120)
+    partner = models.CharField("合作单位", max_length=128, blank=True)
+    meal_price = models.DecimalField("餐标(元/餐)", max_digits=6, decimal_places=2, default=0,
+                                     help_text="幸福餐厅每餐的标准,用于月度结算")
+    starts_on = models.DateField("开始日期", default=timezone.localdate)
+    ends_on = models.DateField("结束日期", null=True, blank=True)
+    description = models.TextField("简介", blank=True)
+    active = models.BooleanField("进行中", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "服务项目"
+        verbose_name_plural = "服务项目"
+        ordering = ["kind", "-starts_on", "name"]
+        constraints = [models.UniqueConstraint(fields=["area", "name"], name="program_unique_name")]
+        indexes = [prefix_index("program_path")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def session_kind(self) -> str:
+        return PROGRAM_SESSION_KIND.get(self.kind, ActivityKind.CLASS)
+
+
+class Funding(models.TextChoices):
+    """Who pays a diner's meals at the 幸福餐厅."""
+
+    WELFARE = "welfare", "民政兜底"
+    SUBSIDY = "subsidy", "政府补贴"
+    CHARITY = "charity", "爱心捐助"
+    SELF = "self", "个人自付"
+
+
+class Enrolment(models.Model):
+    """Someone on a program's list: a child of the class, a diner, a camper, or a teacher or
+    volunteer (a resident, a staff login, or an outsider with their organisation). Ended
+    enrolments are kept (to_on) so a session's roll call shows who was enrolled on its day."""
+
+    class Role(models.TextChoices):
+        LEARNER = "learner", "学员"
+        DINER = "diner", "就餐者"
+        CAMPER = "camper", "营员"
+        TEACHER = "teacher", "老师"
+        VOLUNTEER = "volunteer", "志愿者"
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="enrolments", verbose_name="项目")
+    resident = models.ForeignKey("registry.Resident", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="enrolments", verbose_name="居民")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="enrolments", verbose_name="工作人员账号")
+    name = models.CharField("姓名", max_length=32)
+    role = models.CharField("身份", max_length=12, choices=Role.choices)
+    organisation = models.CharField("所在单位", max_length=64, blank=True)
+    funding = models.CharField("经费类别", max_length=10, choices=Funding.choices, blank=True)
+    from_on = models.DateField("加入日期", default=timezone.localdate)
+    to_on = models.DateField("退出日期", null=True, blank=True)
+    note = models.CharField("备注", max_length=128, blank=True)
+    area_path = models.CharField(max_length=255, editable=False)
+
+    objects = ScopedQuerySet.as_manager()
+
+    # Roles that take part (counted in 人次) and roles that serve (hours, not 人次).
+    TAKING_PART = (Role.LEARNER, Role.DINER, Role.CAMPER)
+
+    class Meta:
+        verbose_name = "项目名单"
+        verbose_name_plural = "项目名单"
+        ordering = ["program_id", "from_on", "id"]
+        constraints = [
+            # One open enrolment per resident and program (a re-enrolment follows an ended one).
+            models.UniqueConstraint(fields=["program", "resident"], name="enrolment_open_once",
+                                    condition=models.Q(resident__isnull=False, to_on__isnull=True)),
+        ]
+        indexes = [prefix_index("enrolment_path"), models.Index(fields=["program", "to_on"], name="enrolment_open")]
+
+    def __str__(self) -> str:
+        return f"{self.program} · {self.name}"
+
+    @property
+    def takes_part(self) -> bool:
+        return self.role in self.TAKING_PART
+
+    @property
+    def attendance_role(self) -> str:
+        if self.takes_part:
+            return Attendance.Role.PARTICIPANT
+        return Attendance.Role.TUTOR if self.role == self.Role.TEACHER else Attendance.Role.VOLUNTEER
+
+    def enrolled_on(self, day: dt.date) -> bool:
+        return self.from_on <= day and (self.to_on is None or self.to_on >= day)

@@ -6,25 +6,54 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Activity, Attendance, TeamMember
 
+# 人次, the one rule: the people marked by name who took part (volunteers, tutors and staff serve
+# and are counted in hours instead) plus the headcount counted when names were not taken.
+# `visits_expr` is that rule in SQL; `totals` is the same rule over rows already in memory.
+TAKES_PART = Q(role=Attendance.Role.PARTICIPANT)
+
+
+def named_expr() -> Combinable:
+    """Per activity row: how many took part by name (a correlated subquery, so it can be summed
+    and grouped, which a join-and-count annotation cannot)."""
+    named = (Attendance.objects.filter(TAKES_PART, activity=OuterRef("pk")).order_by()
+             .values("activity").annotate(n=Count("id")).values("n"))
+    return Coalesce(Subquery(named, output_field=IntegerField()), Value(0))
+
+
+def visits_expr() -> Combinable:
+    """Per activity row: 人次 = named participants + headcount."""
+    return named_expr() + Coalesce(F("headcount"), Value(0))
+
 
 def with_visits(activities: QuerySet[Activity]) -> QuerySet[Activity]:
-    """Annotate `visits`: participants marked by name plus the counted headcount."""
-    return activities.annotate(
-        named=Count("attendance", filter=Q(attendance__role=Attendance.Role.PARTICIPANT)),
-    ).annotate(visits=Coalesce("named", Value(0), output_field=IntegerField()) + Coalesce("headcount", Value(0)))
+    """Annotate `named` and `visits` (人次) on each activity."""
+    return activities.annotate(named=named_expr()).annotate(visits=F("named") + Coalesce(F("headcount"), Value(0)))
 
 
 def visits_total(activities: QuerySet[Activity]) -> int:
-    """人次 of a set of activities, in two aggregate queries."""
-    named = Attendance.objects.filter(activity__in=activities.values("pk"), role=Attendance.Role.PARTICIPANT).count()
-    counted = activities.aggregate(n=Sum("headcount"))["n"] or 0
-    return named + counted
+    """人次 of a set of activities, in one aggregate query."""
+    return activities.order_by().aggregate(n=Sum(visits_expr(), output_field=IntegerField()))["n"] or 0
+
+
+def people_total(attendance: QuerySet[Attendance]) -> int:
+    """Distinct people among attendance rows (名 rather than 人次): residents by their record,
+    outsiders on a program's list by their enrolment, team members by membership, and names
+    typed in at a roll call by the name."""
+    no_resident = Q(resident__isnull=True)
+    row = attendance.order_by().aggregate(
+        residents=Count("resident", distinct=True),
+        enrolled=Count("enrolment", distinct=True, filter=no_resident),
+        members=Count("member", distinct=True, filter=no_resident & Q(enrolment__isnull=True)),
+        named=Count("name", distinct=True, filter=no_resident & Q(enrolment__isnull=True, member__isnull=True)),
+    )
+    return sum(row.values())
 
 
 def volunteer_hours(attendance: QuerySet[Attendance]) -> list[dict[str, Any]]:
@@ -32,7 +61,8 @@ def volunteer_hours(attendance: QuerySet[Attendance]) -> list[dict[str, Any]]:
     return list(
         attendance.exclude(role=Attendance.Role.PARTICIPANT)
         .values("name", "member_id", "resident_id")
-        .annotate(activities=Count("activity", distinct=True), hours=Sum("hours"))
+        .annotate(activities=Count("activity", distinct=True), hours=Sum("hours"),
+                  listed_organisation=Max("enrolment__organisation"))
         .order_by("-hours", "name")
     )
 
@@ -59,10 +89,9 @@ def in_days(activities: QuerySet[Activity], first: dt.date, after_last: dt.date)
 def attendance_totals(activity: Activity) -> dict[str, Any]:
     """The roll call's running figures in one aggregate query: 人次 is the participants marked by
     name plus the counted headcount; volunteers (and staff, tutors) serve and are not 人次."""
-    served = Q(role=Attendance.Role.PARTICIPANT)
     row = activity.attendance.aggregate(
-        named=Count("id", filter=served), helpers=Count("id", filter=~served),
-        hours=Sum("hours", filter=~served),
+        named=Count("id", filter=TAKES_PART), helpers=Count("id", filter=~TAKES_PART),
+        hours=Sum("hours", filter=~TAKES_PART),
     )
     return totals(row["named"], activity.headcount, row["helpers"], row["hours"])
 
@@ -74,9 +103,11 @@ def totals(named: int, headcount: int, helpers: int, hours: Decimal | None) -> d
 
 def previous_session(activity: Activity, candidates: QuerySet[Activity]) -> Activity | None:
     """The last earlier session of a recurring activity that has a roll call to copy: the same
-    team's, or for an activity without a team, the same title at the same place."""
+    program's, the same team's, or otherwise the same title at the same place."""
     qs = candidates.filter(starts_at__lt=activity.starts_at).exclude(pk=activity.pk)
-    if activity.team_id:
+    if activity.program_id:
+        qs = qs.filter(program_id=activity.program_id)
+    elif activity.team_id:
         qs = qs.filter(team_id=activity.team_id)
     else:
         qs = qs.filter(team__isnull=True, title=activity.title, area_id=activity.area_id)
@@ -88,17 +119,15 @@ def team_figures(activities: QuerySet[Activity]) -> dict[int, dict[str, Any]]:
     """Per team of the given (scoped, period-filtered) activities: 场次, 人次, volunteer hours, in
     two grouped queries whatever the number of teams."""
     out: dict[int, dict[str, Any]] = {}
-    for team_id, n, heads in (activities.filter(team__isnull=False).order_by().values_list("team_id")
-                              .annotate(n=Count("id"), heads=Sum("headcount")).values_list("team_id", "n", "heads")):
-        out[team_id] = {"activities": n, "visits": heads or 0, "hours": Decimal("0")}
-    served = Q(role=Attendance.Role.PARTICIPANT)
+    for team_id, n, visits in (activities.filter(team__isnull=False).order_by().values_list("team_id")
+                               .annotate(n=Count("id"), visits=Sum(visits_expr(), output_field=IntegerField()))
+                               .values_list("team_id", "n", "visits")):
+        out[team_id] = {"activities": n, "visits": visits or 0, "hours": Decimal("0")}
     rows = (Attendance.objects.filter(activity__in=activities.filter(team__isnull=False).values("pk"))
-            .order_by().values_list("activity__team_id")
-            .annotate(named=Count("id", filter=served), hours=Sum("hours", filter=~served))
-            .values_list("activity__team_id", "named", "hours"))
-    for team_id, named, hours in rows:
+            .exclude(TAKES_PART).order_by().values_list("activity__team_id")
+            .annotate(hours=Sum("hours")).values_list("activity__team_id", "hours"))
+    for team_id, hours in rows:
         figures = out.setdefault(team_id, {"activities": 0, "visits": 0, "hours": Decimal("0")})
-        figures["visits"] += named
         figures["hours"] = hours or Decimal("0")
     return out
 
@@ -110,7 +139,8 @@ def describe_volunteers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                .select_related("team")}
     for r in rows:
         member = members.get(r["member_id"])
-        r["organisation"] = member.organisation if member else ""
+        # An outside volunteer on a program's list (四川农业大学) has their organisation there.
+        r["organisation"] = member.organisation if member else (r.get("listed_organisation") or "")
         r["team"] = member.team.name if member else ""
         r["member_role"] = member.role if member else ""
     return rows

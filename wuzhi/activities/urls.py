@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_programs
 
 app_name = "activities"
 urlpatterns = [
@@ -25,4 +25,22 @@ urlpatterns = [
     path("volunteers/", views.volunteers, name="volunteers"),
     path("volunteers/person/", views.volunteer_detail, name="volunteer_detail"),
     path("volunteers/export.xlsx", views.volunteers_export, name="volunteers_export"),
+]
+
+# Programs (四点半课堂, 幸福餐厅, 夏令营), quick events, people's records and resident cards.
+urlpatterns += [
+    path("programs/", views_programs.program_list, name="program_list"),
+    path("programs/new/", views_programs.program_create, name="program_create"),
+    path("programs/<int:pk>/", views_programs.program_detail, name="program_detail"),
+    path("programs/<int:pk>/candidates/", views_programs.program_candidates, name="program_candidates"),
+    path("programs/<int:pk>/enrol/", views_programs.program_enrol, name="program_enrol"),
+    path("programs/<int:pk>/enrolments/<int:enrolment_pk>/end/", views_programs.enrolment_end, name="enrolment_end"),
+    path("programs/<int:pk>/sessions/today/", views_programs.session_start, name="session_start"),
+    path("programs/<int:pk>/cards/", views_programs.program_cards, name="program_cards"),
+    path("programs/<int:pk>/statement/", views_programs.canteen_statement, name="canteen_statement"),
+    path("programs/<int:pk>/statement.xlsx", views_programs.canteen_statement_export, name="canteen_statement_export"),
+    path("events/new/", views_programs.event_create, name="event_create"),
+    path("people/<int:pk>/", views_programs.person_record, name="person_record"),
+    path("people/<int:pk>/card/", views_programs.resident_card, name="resident_card"),
+    path("<int:pk>/attendance/scan/", views_programs.attendance_scan, name="attendance_scan"),
 ]

@@ -31,7 +31,7 @@ from wuzhi.core.errors import NotAllowed
 from wuzhi.core.models import Area, AreaKind, Grant
 from wuzhi.core.pagination import keyset_page
 from wuzhi.core.roles import Action, Role
-from wuzhi.core.scoping import can, scope_paths
+from wuzhi.core.scoping import can, can_on, scope_paths
 from wuzhi.core.views import apply_errors, client_ip, forbidden, require, staff_view
 from wuzhi.registry import choices as rc
 from wuzhi.registry.models import Resident
@@ -50,7 +50,7 @@ from .forms import (
     TeamForm,
     VolunteerFilterForm,
 )
-from .models import Activity, ActivityKind, Attendance, CarePairing, Team, TeamKind, TeamMember
+from .models import Activity, ActivityKind, Attendance, CarePairing, Enrolment, Team, TeamKind, TeamMember
 
 PAGE_SIZE = 30
 TEAM_PAGE_SIZE = 15
@@ -75,7 +75,8 @@ def _is_htmx(request: HttpRequest) -> bool:
 
 
 def _visible_activity(request: HttpRequest, pk: int) -> Activity:
-    return get_object_or_404(Activity.objects.visible_to(request.user).select_related("team", "area"), pk=pk)
+    return get_object_or_404(Activity.objects.visible_to(request.user).select_related("team", "area", "program"),
+                             pk=pk)
 
 
 def _visible_teams(user: Any) -> QuerySet[Team]:
@@ -360,11 +361,15 @@ class Entry:
     sub: str = ""
     member_id: int | None = None
     resident_id: int | None = None
+    enrolment_id: int | None = None
     attendance: Attendance | None = None
     error: str = ""
+    staff: bool = False  # a teacher or volunteer on a program's list (listed apart from the children)
 
     @property
     def key(self) -> str:
+        if self.enrolment_id:
+            return f"e{self.enrolment_id}"
         if self.member_id:
             return f"m{self.member_id}"
         if self.resident_id:
@@ -396,14 +401,40 @@ def _roster(activity: Activity) -> list[TeamMember]:
                 .order_by("joined_on", "id"))
 
 
+def _enrolled(activity: Activity) -> list[Enrolment]:
+    """A program session's list: who was enrolled on the session's day, children first."""
+    if activity.program_id is None:
+        return []
+    day = timezone.localdate(activity.starts_at)
+    rows = (Enrolment.objects.filter(program_id=activity.program_id, from_on__lte=day)
+            .filter(Q(to_on__isnull=True) | Q(to_on__gte=day)).select_related("resident__household"))
+    return sorted(rows, key=lambda e: (not e.takes_part, e.resident.name_pinyin if e.resident else e.name, e.pk))
+
+
+def _enrolment_sub(e: Enrolment) -> str:
+    parts = [] if e.takes_part else [e.get_role_display()]
+    if e.organisation:
+        parts.append(e.organisation)
+    elif e.resident is not None:
+        parts.append(e.resident.household.address)
+    return " · ".join(parts)
+
+
 def _board(activity: Activity) -> tuple[list[Entry], list[Entry], dict[str, Any]]:
-    """Member rows, the other people marked (found by search or typed in), and the totals, from
-    two queries."""
+    """The list rows (team members, or a program session's enrolment), the other people marked
+    (found by search, scanned or typed in), and the totals, from two queries."""
     rows = list(activity.attendance.select_related("resident__household").order_by("id"))
     by_member = {a.member_id: a for a in rows if a.member_id}
     by_resident = {a.resident_id: a for a in rows if a.resident_id}
+    by_enrolment = {a.enrolment_id: a for a in rows if a.enrolment_id}
     used: set[int] = set()
     members = []
+    for e in _enrolled(activity):
+        att = by_enrolment.get(e.pk) or (by_resident.get(e.resident_id) if e.resident_id else None)
+        if att is not None:
+            used.add(att.pk)
+        members.append(Entry(name=e.name, sub=_enrolment_sub(e), enrolment_id=e.pk, attendance=att,
+                             staff=not e.takes_part))
     for m in _roster(activity):
         att = by_member.get(m.pk) or (by_resident.get(m.resident_id) if m.resident_id else None)
         if att is not None:
@@ -429,6 +460,14 @@ def _team_member(activity: Activity, pk: int) -> TeamMember:
     return get_object_or_404(activity.team.members.select_related("resident"), pk=pk)
 
 
+def _session_enrolment(activity: Activity, pk: int) -> Enrolment:
+    """Someone on this session's program list (another program's list is not on this roll call)."""
+    if activity.program_id is None:
+        raise Http404
+    return get_object_or_404(Enrolment.objects.filter(program_id=activity.program_id)
+                             .select_related("resident__household"), pk=pk)
+
+
 def _mode(activity: Activity) -> str:
     return Attendance.Role.VOLUNTEER if activity.kind in VOLUNTEER_KINDS else Attendance.Role.PARTICIPANT
 
@@ -446,7 +485,8 @@ def _search(request: HttpRequest, activity: Activity, q: str) -> list[Entry]:
 def attendance(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     activity = _visible_activity(request, pk)
-    may_mark = can(user, Action.VISIT, activity.area_path)
+    # A program's tutor or a team's leader may take the roll through the relation rules.
+    may_mark = can_on(user, Action.VISIT, activity)
     members, others, totals = _board(activity)
     q = request.GET.get("q", "")
     previous = selectors.previous_session(activity, Activity.objects.visible_to(user)) if may_mark else None
@@ -456,6 +496,8 @@ def attendance(request: HttpRequest, pk: int) -> HttpResponse:
         "q": q, "results": _search(request, activity, q) if may_mark else [],
         "headcount_form": HeadcountForm(initial={"headcount": activity.headcount}),
         "name_form": NameForm(), "previous": previous,
+        "learners": [e for e in members if e.enrolment_id and not e.staff],
+        "helpers": [e for e in members if e.staff],
     })
 
 
@@ -482,7 +524,7 @@ def attendance_mark(request: HttpRequest, pk: int) -> HttpResponse:
     d = form.cleaned_data
     role, hours = form.role_and_hours(_mode(activity), default_hours(activity))
     source = request.POST.get("source") or "row"
-    member = resident = None
+    member = resident = enrolment = None
     name = ""
     name_form = NameForm(request.POST) if source == "name" else None
     if name_form is not None:
@@ -490,6 +532,8 @@ def attendance_mark(request: HttpRequest, pk: int) -> HttpResponse:
         if not name_form.is_valid():
             return _board_response(request, activity, "activities/_name_response.html", {"name_form": name_form})
         name = name_form.cleaned_data["name"].strip()
+    elif d.get("enrolment"):
+        enrolment = _session_enrolment(activity, d["enrolment"])
     elif d.get("member"):
         member = _team_member(activity, d["member"])
     elif d.get("resident"):
@@ -499,9 +543,11 @@ def attendance_mark(request: HttpRequest, pk: int) -> HttpResponse:
     error = ""
     created: list[Attendance] = []
     try:
+        if enrolment is not None and not enrolment.takes_part and not hours:
+            hours = default_hours(activity)  # a tutor tapped in while the toggle stood on 参与
         created = services.attendance_mark(actor=user, activity=activity, members=[member] if member else (),
                                            residents=[resident] if resident else (), names=[name] if name else (),
-                                           role=role, hours=hours)
+                                           enrolments=[enrolment] if enrolment else (), role=role, hours=hours)
     except ValidationError as exc:
         error = "".join(exc.messages)
     if not _is_htmx(request):
@@ -515,15 +561,34 @@ def attendance_mark(request: HttpRequest, pk: int) -> HttpResponse:
             name_form = NameForm()
         return _board_response(request, activity, "activities/_name_response.html", {"name_form": name_form},
                                with_others=not error)
-    entry = _entry_for(activity, member=member, resident=resident, created=created)
+    entry = _entry_for(activity, member=member, resident=resident, enrolment=enrolment, created=created)
     entry.error = error
     return _board_response(request, activity, "activities/_row_response.html",
-                           {"entry": entry, "source": source}, with_others=source == "search" and not error)
+                           {"entry": entry, "source": source, "row": _list_row(activity, resident, source)},
+                           with_others=source == "search" and not error)
+
+
+def _list_row(activity: Activity, resident: Resident | None, source: str) -> Entry | None:
+    """A resident tapped in the search results who is on the session's program list: their row
+    on the list changes too (swapped out of band), so the list never disagrees with the search."""
+    if source != "search" or resident is None or activity.program_id is None:
+        return None
+    day = timezone.localdate(activity.starts_at)
+    enrolment = (Enrolment.objects.filter(program_id=activity.program_id, resident=resident, from_on__lte=day)
+                 .filter(Q(to_on__isnull=True) | Q(to_on__gte=day)).select_related("resident__household").first())
+    return _entry_for(activity, enrolment=enrolment) if enrolment is not None else None
 
 
 def _entry_for(activity: Activity, *, member: TeamMember | None = None, resident: Resident | None = None,
-               created: list[Attendance] | None = None, name: str = "") -> Entry:
-    """The row of one person as it stands now (one query for member and resident rows)."""
+               enrolment: Enrolment | None = None, created: list[Attendance] | None = None, name: str = "") -> Entry:
+    """The row of one person as it stands now (one query for member, enrolment and resident rows)."""
+    if enrolment is not None:
+        same = Q(enrolment=enrolment)
+        if enrolment.resident_id:
+            same |= Q(resident_id=enrolment.resident_id)
+        att = activity.attendance.filter(same).first()
+        return Entry(name=enrolment.name, sub=_enrolment_sub(enrolment), enrolment_id=enrolment.pk, attendance=att,
+                     staff=not enrolment.takes_part)
     if member is not None:
         same = Q(member=member)
         if member.resident_id:
@@ -553,18 +618,21 @@ def attendance_unmark(request: HttpRequest, pk: int) -> HttpResponse:
         require(user, Action.VISIT, activity.area_path)
     if not _is_htmx(request):
         return redirect("activities:attendance", pk=activity.pk)
-    member = resident = None
-    if str(request.POST.get("member", "")).isdigit():
+    member = resident = enrolment = None
+    if str(request.POST.get("enrolment", "")).isdigit():
+        enrolment = _session_enrolment(activity, int(request.POST["enrolment"]))
+    elif str(request.POST.get("member", "")).isdigit():
         member = _team_member(activity, int(request.POST["member"]))
     elif str(request.POST.get("resident", "")).isdigit():
         resident = get_object_or_404(Resident.objects.visible_to(user).select_related("household"),
                                      pk=request.POST["resident"])
-    entry = _entry_for(activity, member=member, resident=resident,
+    entry = _entry_for(activity, member=member, resident=resident, enrolment=enrolment,
                        name=(request.POST.get("name") or (row.name if row else "")).strip())
     source = request.POST.get("source") or "row"
     # Unmarked in the search results: the same person's row under "其他人员" must go too.
     return _board_response(request, activity, "activities/_row_response.html",
-                           {"entry": entry, "source": source}, with_others=source == "search")
+                           {"entry": entry, "source": source, "row": _list_row(activity, resident, source)},
+                           with_others=source == "search")
 
 
 @staff_view
@@ -572,7 +640,7 @@ def attendance_search(request: HttpRequest, pk: int) -> HttpResponse:
     """htmx: residents matching the roll call's search box, each a row to tap."""
     activity = _visible_activity(request, pk)
     q = request.GET.get("q", "")
-    may_mark = can(request.user, Action.VISIT, activity.area_path)
+    may_mark = can_on(request.user, Action.VISIT, activity)
     return render(request, "activities/_search_results.html", {
         "activity": activity, "results": _search(request, activity, q) if may_mark else [], "q": q,
         "may_mark": may_mark,
