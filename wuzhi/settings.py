@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "wuzhi.party",
     "wuzhi.activities",
     "wuzhi.cases",
+    "wuzhi.honours",
+    "wuzhi.employment",
     "wuzhi.reports",
     "wuzhi.portal",
     "wuzhi.demo",
