@@ -62,6 +62,16 @@ INDEX_KEY = _env("WUZHI_INDEX_KEY", "index_key")
 WUZHI_RETENTION_DAYS = int(_env("WUZHI_RETENTION_DAYS", default=str(3 * 365)))
 PUBLIC_URL = _env("WUZHI_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 SERVICE_HOTLINE = _env("WUZHI_SERVICE_HOTLINE", default="0870-7622345")
+# SMS (wuzhi.core.sms): no sender means outbox rows stay pending; e.g. wuzhi.core.sms_aliyun.AliyunSmsSender
+WUZHI_SMS_SENDER = _env("WUZHI_SMS_SENDER")
+WUZHI_SMS_ALIYUN_ENDPOINT = _env("WUZHI_SMS_ALIYUN_ENDPOINT", default="https://dysmsapi.aliyuncs.com/")
+WUZHI_SMS_ALIYUN_ACCESS_KEY_ID = _env("WUZHI_SMS_ALIYUN_ACCESS_KEY_ID")
+WUZHI_SMS_ALIYUN_ACCESS_KEY_SECRET = _env("WUZHI_SMS_ALIYUN_ACCESS_KEY_SECRET")
+WUZHI_SMS_ALIYUN_SIGN_NAME = _env("WUZHI_SMS_ALIYUN_SIGN_NAME")
+WUZHI_SMS_ALIYUN_TEMPLATE = _env("WUZHI_SMS_ALIYUN_TEMPLATE")
+WUZHI_SMS_ALIYUN_TEMPLATES = _env("WUZHI_SMS_ALIYUN_TEMPLATES")  # "SMS_ALARM=SMS_153055065,..."
+WUZHI_SMS_ALIYUN_REGION = _env("WUZHI_SMS_ALIYUN_REGION", default="cn-hangzhou")
+WUZHI_SMS_ALIYUN_TIMEOUT = float(_env("WUZHI_SMS_ALIYUN_TIMEOUT", default="5"))
 ALLOWED_HOSTS = [h for h in _env("WUZHI_ALLOWED_HOSTS", default="127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in _env("WUZHI_CSRF_TRUSTED_ORIGINS").split(",") if o]
 
@@ -87,6 +97,7 @@ INSTALLED_APPS = [
     "wuzhi.employment",
     "wuzhi.reports",
     "wuzhi.portal",
+    "wuzhi.cameras",
     "wuzhi.demo",
 ]
 

@@ -26,6 +26,7 @@ urlpatterns = [
     path("activities/", include("wuzhi.activities.urls")),
     path("reports/", include("wuzhi.reports.urls")),
     path("party/", include("wuzhi.party.urls")),
+    path("cameras/", include("wuzhi.cameras.urls")),
     path("p/h/", include("wuzhi.honours.public_urls")),
     path("honours/", include("wuzhi.honours.urls")),
     path("employment/", include("wuzhi.employment.urls")),
