@@ -10,6 +10,10 @@ WUZHI_INDEX_KEY       HMAC key for the blind indexes (exact lookup of encrypted 
 WUZHI_DEBUG           1 for development
 WUZHI_ALLOWED_HOSTS   comma separated
 WUZHI_CACHE_URL       redis://127.0.0.1:6379/0 for several processes; default a file cache
+WUZHI_HTTPS           1 behind TLS: HTTPS redirect, HSTS, secure cookies (see "Security" below)
+WUZHI_BEHIND_PROXY    1 behind one reverse proxy that sets X-Forwarded-For (and X-Forwarded-Proto)
+WUZHI_SESSION_IDLE_MINUTES   log out after this long without a request (default 120)
+WUZHI_TOTP_REQUIRED_ROLES    roles that must use the two-step login, e.g. "admin,secretary,county_cadre"
 WUZHI_PUBLIC_URL      the address printed on QR codes (default http://127.0.0.1:8000)
 WUZHI_SERVICE_HOTLINE the community service hotline printed on unit boards
 """
@@ -112,6 +116,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "wuzhi.core.auth.SessionSecurityMiddleware",
 ]
 
 ROOT_URLCONF = "wuzhi.urls"
@@ -165,7 +170,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    # 10 characters for staff, 8 for resident-only accounts (wuzhi.core.auth)
+    {"NAME": "wuzhi.core.auth.StaffMinimumLengthValidator", "OPTIONS": {"min_length": 10, "resident_min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -174,6 +180,39 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = 60 * 60 * 10  # one working day
 SESSION_COOKIE_HTTPONLY = True
+
+# ---- Security (wuzhi.core.auth; a production deployment passes `wuzhi check --deploy`) ----
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+WUZHI_SESSION_IDLE_MINUTES = int(_env("WUZHI_SESSION_IDLE_MINUTES", default="120"))
+WUZHI_TOTP_REQUIRED_ROLES = [r.strip() for r in _env("WUZHI_TOTP_REQUIRED_ROLES").split(",") if r.strip()]
+# Failed logins, counted in the cache: 5 per username or 20 per address within 15 minutes lock for 15.
+WUZHI_LOGIN_MAX_FAILURES = 5
+WUZHI_LOGIN_MAX_FAILURES_PER_IP = 20
+WUZHI_LOGIN_WINDOW_MINUTES = 15
+WUZHI_LOGIN_LOCK_MINUTES = 15
+# Report-only: pages still carry inline scripts; browsers report what an enforced policy would block.
+WUZHI_CSP_REPORT_ONLY = _env("WUZHI_CSP_REPORT_ONLY", default=(
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"))
+# Behind one reverse proxy, the client's address is the last X-Forwarded-For entry (the one the
+# proxy appended); wuzhi.core.auth puts it into REMOTE_ADDR for the login throttle and the access log.
+BEHIND_PROXY = _env("WUZHI_BEHIND_PROXY") == "1"
+HTTPS = _env("WUZHI_HTTPS") == "1"
+if HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(_env("WUZHI_HSTS_SECONDS", default=str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # Preloading is a decision for the domain's owner (anyone may submit a domain whose header
+    # says "preload", and leaving the list takes months): opt in with WUZHI_HSTS_PRELOAD=1.
+    SECURE_HSTS_PRELOAD = _env("WUZHI_HSTS_PRELOAD") == "1"
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+    if BEHIND_PROXY:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

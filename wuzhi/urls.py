@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from wuzhi.cases import api as cases_api
 from wuzhi.core import api as core_api
+from wuzhi.core import auth as core_auth
 from wuzhi.core import views as core_views
 from wuzhi.registry import api as registry_api
 
@@ -17,7 +18,11 @@ cases_api.register(router)
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("me/", core_views.my_profile, name="my_profile"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("me/password/", core_auth.PasswordChangeView.as_view(), name="password_change"),
+    path("me/totp/", core_auth.totp_enrol, name="totp_enrol"),
+    path("me/totp/disable/", core_auth.totp_disable_view, name="totp_disable"),
+    path("login/", core_auth.LoginView.as_view(), name="login"),
+    path("login/code/", core_auth.login_code, name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("areas/", include("wuzhi.core.urls")),
@@ -34,5 +39,6 @@ urlpatterns = [
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/login/", core_auth.admin_login),  # one login page: throttled, with the two-step code
     path("admin/", admin.site.urls),
 ]

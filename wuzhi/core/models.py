@@ -200,6 +200,12 @@ class StaffProfile(models.Model):
     phone = models.CharField("工作电话", max_length=20, blank=True)
     publish_phone = models.BooleanField("同意在单元服务牌上公开", default=False)
     consented_at = models.DateTimeField("同意时间", null=True, blank=True)
+    # Two-step login (wuzhi.core.auth): the TOTP secret encrypted like ID numbers (the `_enc` suffix
+    # puts it under key rotation and keeps it out of audit diffs), and the last accepted time step
+    # so a code cannot be used twice, even within its 30-second window.
+    totp_secret_enc = models.CharField("两步验证密钥(加密)", max_length=255, blank=True, editable=False)
+    totp_last_step = models.BigIntegerField(null=True, blank=True, editable=False)
+    totp_enabled_at = models.DateTimeField("启用两步验证时间", null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "工作人员资料"

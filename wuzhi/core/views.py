@@ -26,6 +26,7 @@ from wuzhi.registry import services as registry_services
 from wuzhi.registry.models import Dwelling, Household, Resident, ResidentTag, Tag
 
 from . import services
+from .auth import totp_required
 from .errors import NotAllowed
 from .forms import AreaChildForm, AreaEditForm, DwellingForm, GrantForm, ProfileForm
 from .models import CHILD_KIND, Area, AreaKind, Grant, StaffProfile
@@ -317,5 +318,7 @@ def my_profile(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("已保存"))
             return redirect("my_profile")
     grants = Grant.objects.active().filter(user_id=request.user.pk or 0).select_related("area").order_by("area__path")
-    return render(request, "core/profile.html", {"form": form, "profile": profile, "grants": grants},
-                  status=400 if form.errors else 200)
+    return render(request, "core/profile.html", {
+        "form": form, "profile": profile, "grants": grants,
+        "totp_on": bool(profile and profile.totp_secret_enc), "totp_required": totp_required(request.user),
+    }, status=400 if form.errors else 200)
