@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "wuzhi.party",
     "wuzhi.activities",
     "wuzhi.cases",
+    "wuzhi.deliberation",
     "wuzhi.honours",
     "wuzhi.employment",
     "wuzhi.reports",

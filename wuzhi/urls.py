@@ -32,6 +32,8 @@ urlpatterns = [
     path("reports/", include("wuzhi.reports.urls")),
     path("party/", include("wuzhi.party.urls")),
     path("cameras/", include("wuzhi.cameras.urls")),
+    path("deliberation/", include("wuzhi.deliberation.urls")),
+    path("p/d/", include("wuzhi.deliberation.portal_urls")),
     path("p/h/", include("wuzhi.honours.public_urls")),
     path("honours/", include("wuzhi.honours.urls")),
     path("employment/", include("wuzhi.employment.urls")),
