@@ -31,8 +31,12 @@ def test_unit_page_needs_no_login_and_names_the_place_and_its_staff(client, tree
     for text in ("福兴社区", "1网格", "1栋 1单元", "王网格", "楼长甲", "0870-7622345",
                  "反映问题", "提出建议/议题", "查看公告", "我的诉求"):
         assert text in html, text
-    # The three actions lead to the placeholder page until the case and deliberation apps exist.
-    assert reverse("portal:soon", args=[unit.code]) in html
+    # Each action is its app's resident page, the unit carried along.
+    for href in (reverse("cases:portal_report", args=[unit.code]), reverse("delib_portal:propose", args=[unit.code]),
+                 reverse("delib_portal:board", args=[tree.community.code]),
+                 reverse("honours_public:unit_board", args=[unit.code]), reverse("cases:portal_track"),
+                 reverse("delib_portal:track")):
+        assert f'href="{href}"' in html, href
 
 
 def test_unit_page_shows_no_resident_data(client, tree, people, unit_with_people):
@@ -55,7 +59,6 @@ def test_unknown_code_is_a_friendly_404(client, tree):
     assert response.status_code == 404
     html = response.content.decode()
     assert "未找到该单元" in html and "999999" in html
-    assert client.get(reverse("portal:soon", args=["999999"])).status_code == 404
 
 
 def test_a_code_that_is_not_a_unit_is_404(client, tree):
@@ -67,13 +70,6 @@ def test_unknown_code_is_escaped(client, db):
     response = client.get("/p/u/%3Cscript%3E/")
     assert response.status_code == 404
     assert "<script>" not in response.content.decode().split("<body>", 1)[1]
-
-
-def test_coming_soon_page(client, tree, people):
-    response = client.get(reverse("portal:soon", args=[tree.units[0].code]), {"what": "report"})
-    assert response.status_code == 200
-    html = response.content.decode()
-    assert "即将开通" in html and "反映问题" in html and "tel:0870-7622345" in html
 
 
 def test_board_qr_address_is_this_page(tree, people, settings):

@@ -10,19 +10,12 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from wuzhi.core.models import Area, AreaKind
 from wuzhi.core.roles import Role
 from wuzhi.party.boards import board_for
-
-# The three things a resident comes for; the case and deliberation apps will take over the
-# links as they arrive (until then each leads to the "coming soon" page).
-ACTIONS = [
-    ("report", "反映问题", "bi-exclamation-triangle", "漏水、电梯、卫生、安全隐患……"),
-    ("propose", "提出建议/议题", "bi-chat-square-text", "对楼栋和社区事务的想法"),
-    ("notices", "查看公告", "bi-megaphone", "社区通知、公示和活动"),
-]
-
 
 def _unit(code: str) -> Area | None:
     return Area.objects.filter(code=code, kind=AreaKind.UNIT).first()
@@ -37,18 +30,22 @@ def unit(request: HttpRequest, code: str) -> HttpResponse:
     if area is None:
         return _not_found(request, code)
     board = board_for(area)
+    community = Area.objects.filter(kind=AreaKind.COMMUNITY, path__in=area.ancestor_paths()).first()
+    # What a resident comes for, each handled by its app; the unit travels along so nobody has
+    # to say where they live.
+    actions = [
+        (reverse("cases:portal_report", args=[code]), _("反映问题"), "bi-exclamation-triangle",
+         _("漏水、电梯、卫生、安全隐患……")),
+        (reverse("delib_portal:propose", args=[code]), _("提出建议/议题"), "bi-chat-square-text",
+         _("对楼栋和社区事务的想法,可由居民议事协商")),
+        (reverse("delib_portal:board", args=[community.code]) if community else "", _("查看公告"), "bi-megaphone",
+         _("议事决议、实施结果公开,公示期内可提意见")),
+        (reverse("honours_public:unit_board", args=[code]), _("光荣榜"), "bi-award",
+         _("身边的好人好事,评选公示和推荐")),
+    ]
     return render(request, "portal/unit.html", {
         "board": board,
         "grid_worker": board.duty(Role.GRID_WORKER),
         "building_head": board.duty(Role.BUILDING_HEAD),
-        "actions": ACTIONS,
+        "actions": [a for a in actions if a[0]],
     })
-
-
-def soon(request: HttpRequest, code: str) -> HttpResponse:
-    area = _unit(code)
-    if area is None:
-        return _not_found(request, code)
-    labels = {key: label for key, label, _icon, _hint in ACTIONS}
-    what = labels.get(request.GET.get("what", ""), "该功能")
-    return render(request, "portal/soon.html", {"board": board_for(area), "what": what})

@@ -30,6 +30,8 @@ from wuzhi.core.pagination import keyset_page
 from wuzhi.core.roles import ROLE_ACTIONS, Action
 from wuzhi.core.scoping import can, can_on, scope_paths
 from wuzhi.core.views import apply_errors, client_ip, forbidden, require, staff_view
+from wuzhi.honours.selectors import history_for_building as honour_history_for_building
+from wuzhi.honours.selectors import history_for_household as honour_history_for_household
 
 from . import choices as c
 from . import privacy, selectors, services
@@ -192,6 +194,7 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "members": members,
         "visits": visits,
         "history": _history([household, *members]),
+        "honours": list(honour_history_for_household(household)),
         "household_tags": list(household.tags.all()),
         "overdue": _is_overdue(household.last_visited_at, _due_days(member_tags), timezone.now()),
         "due_days": _due_days(member_tags),
@@ -475,7 +478,7 @@ def building(request: HttpRequest, area_pk: int) -> HttpResponse:
                 stats["care"] += cell["css"] == "wz-cell-care"
                 stats["rented"] += cell["css"] == "wz-cell-rented"
     return render(request, "registry/building.html", {
-        "building": area, "grid": grid, "stats": stats,
+        "building": area, "grid": grid, "stats": stats, "honours": list(honour_history_for_building(area)),
         "may_change": can(user, Action.CHANGE, area.path),
     })
 
