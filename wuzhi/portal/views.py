@@ -17,6 +17,7 @@ from wuzhi.core.models import Area, AreaKind
 from wuzhi.core.roles import Role
 from wuzhi.party.boards import board_for
 
+
 def _unit(code: str) -> Area | None:
     return Area.objects.filter(code=code, kind=AreaKind.UNIT).first()
 
