@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "wuzhi.employment",
     "wuzhi.reports",
     "wuzhi.portal",
+    "wuzhi.alarms",
     "wuzhi.cameras",
     "wuzhi.demo",
 ]

@@ -38,6 +38,8 @@ urlpatterns = [
     path("honours/", include("wuzhi.honours.urls")),
     path("employment/", include("wuzhi.employment.urls")),
     path("p/", include("wuzhi.portal.urls")),
+    path("alarms/ingest/", include("wuzhi.alarms.urls_ingest")),
+    path("alarms/", include("wuzhi.alarms.urls")),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
