@@ -16,9 +16,11 @@ from rest_framework.response import Response
 from wuzhi.activities.models import Team
 from wuzhi.core.api import (
     ApiModelSerializer,
+    ApiSerializer,
     ScopedPrimaryKeyRelatedField,
     ScopedViewSet,
     ServiceCreateMixin,
+    id_param,
     resolve_area,
 )
 from wuzhi.core.models import Area
@@ -80,7 +82,7 @@ class CaseDetailSerializer(CaseSerializer):
         read_only_fields = fields
 
 
-class CaseCreateSerializer(serializers.Serializer):
+class CaseCreateSerializer(ApiSerializer):
     category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.filter(active=True),
                                                   help_text="事项分类 id(决定类型、承办队伍和办理期限)")
     channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.GRID)
@@ -100,13 +102,13 @@ class CaseCreateSerializer(serializers.Serializer):
 class CaseFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=CaseState.choices, required=False)
     kind = serializers.ChoiceField(choices=CaseKind.choices, required=False)
-    category = serializers.IntegerField(required=False, help_text="事项分类 id")
+    category = id_param(required=False, help_text="事项分类 id")
     supervision = serializers.ChoiceField(choices=Supervision.choices, required=False)
     area = serializers.CharField(required=False, help_text="区域代码或 id(含下级)")
-    team = serializers.IntegerField(required=False, help_text="承办队伍 id")
+    team = id_param(required=False, help_text="承办队伍 id")
 
 
-class TransitionSerializer(serializers.Serializer):
+class TransitionSerializer(ApiSerializer):
     to = serializers.ChoiceField(choices=CaseState.choices, help_text="目标状态(须为流程表允许的下一步)")
     version = serializers.IntegerField(help_text="读取时的 version;已被他人办理则返回 409")
     note = serializers.CharField(required=False, allow_blank=True, default="",
@@ -117,7 +119,7 @@ class TransitionSerializer(serializers.Serializer):
                                         help_text="并案时的主件 id")
 
 
-class ReviewSerializer(serializers.Serializer):
+class ReviewSerializer(ApiSerializer):
     satisfaction = serializers.ChoiceField(choices=Satisfaction.choices, help_text="不满意将重新办理")
     version = serializers.IntegerField()
     note = serializers.CharField(required=False, allow_blank=True, default="")

@@ -22,10 +22,13 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from django.http import QueryDict
+from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent, build_choice_field
 from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -36,6 +39,15 @@ from .roles import Action
 from .scoping import can, scope_paths
 
 NOT_PERMITTED = "您没有在该区域执行此操作的权限"
+
+# The largest id a query parameter may carry: a bigger integer is no row anyway, and SQLite (64-bit
+# integers) or PostgreSQL (bigint) would fail on it with a 500 (found by tests/api/test_fuzz.py).
+MAX_ID = 2**63 - 1
+
+
+def id_param(**kwargs: Any) -> serializers.IntegerField:
+    """A query parameter holding a row id: a positive integer within the database's range."""
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class Conflict(exceptions.APIException):
@@ -123,9 +135,19 @@ class ModelChoiceFieldExtension(OpenApiSerializerFieldExtension):
         # or null differs between the read and the write serializer, so that stays with the use.
         name = model.__name__ + "".join(p.capitalize() for p in field.source.split("_")) + "Enum"
         refs = [self._component(auto_schema, name, build_choice_field(serializers.ChoiceField(choices=field.choices)))]
-        if field.allow_blank:
+        allow_blank, allow_null = field.allow_blank, field.allow_null
+        if field.read_only:
+            # DRF drops allow_blank/allow_null from read-only fields, yet a read shows what the
+            # column holds: a blank Category.role is served as "" (found by tests/api/test_fuzz.py).
+            try:
+                model_field = model._meta.get_field(field.source)
+            except Exception:  # a source that is not a column (a property, a related path)
+                model_field = None
+            allow_blank = allow_blank or bool(getattr(model_field, "blank", False))
+            allow_null = allow_null or bool(getattr(model_field, "null", False))
+        if allow_blank:
             refs.append(self._component(auto_schema, "BlankEnum", {"enum": [""]}))
-        if field.allow_null:
+        if allow_null:
             refs.append(self._component(auto_schema, "NullEnum", {"enum": [None]}))
         return refs[0] if len(refs) == 1 else {"oneOf": refs}
 
@@ -136,13 +158,80 @@ class ModelChoiceFieldExtension(OpenApiSerializerFieldExtension):
         return component.ref
 
 
-class ApiModelSerializer(serializers.ModelSerializer):
+def _json_type_error(field: serializers.Field, value: Any) -> str | None:
+    """Why `value` from a JSON body does not have the JSON type the schema documents for `field`,
+    or None. DRF coerces on its own (13900001111 → "13900001111", "2" → 2, "yes" → True), so a
+    client that sends the wrong type never learns it; the API refuses instead, as the schema says."""
+    if value is None:
+        return None  # null: the field's own allow_null rule answers
+    if isinstance(field, serializers.ManyRelatedField | serializers.ListField):
+        if not isinstance(value, list):
+            return gettext("应为列表")
+        child = field.child_relation if isinstance(field, serializers.ManyRelatedField) else field.child
+        errors = [_json_type_error(child, item) for item in value]
+        return next((e for e in errors if e), None)
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else gettext("应为 true 或 false")
+    if isinstance(field, serializers.IntegerField | serializers.PrimaryKeyRelatedField):
+        return None if isinstance(value, int) and not isinstance(value, bool) else gettext("应为整数")
+    if isinstance(field, serializers.FloatField | serializers.DecimalField):
+        return None if isinstance(value, int | float) and not isinstance(value, bool) else gettext("应为数字")
+    if isinstance(field, serializers.CharField | serializers.ChoiceField | serializers.DateTimeField
+                  | serializers.DateField):
+        return None if isinstance(value, str) else gettext("应为文本(字符串)")
+    return None
+
+
+class StrictJsonTypesMixin:
+    """Write serializers: a JSON body's values must have the documented JSON types (found by
+    tests/api/test_fuzz.py: `{"name": 0}` renamed an area to "0"). Form-encoded bodies carry only
+    strings and keep DRF's parsing."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and not isinstance(data, QueryDict):
+            fields: Any = getattr(self, "fields", {})
+            wrong = {name: [error] for name, field in fields.items()
+                     if not field.read_only and name in data
+                     and (error := _json_type_error(field, data[name])) is not None}
+            if wrong:
+                raise exceptions.ValidationError(wrong)
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class ApiSerializer(StrictJsonTypesMixin, serializers.Serializer):
+    """Base of the API's plain (not model) request serializers."""
+
+
+class ApiModelSerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
     serializer_choice_field = ModelChoiceField
+
+
+# The bodies of error answers: DRF's `{"detail": …}` and its field-keyed validation errors.
+_DETAIL_BODY = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+_FIELD_ERRORS_BODY = {
+    "type": "object",
+    "description": "{字段名: [中文说明]};与字段无关的错误在 non_field_errors 下",
+    "additionalProperties": True,
+}
+_ERROR_DESCRIPTIONS = {
+    "400": "请求参数或字段校验失败:{字段名: [中文说明]}",
+    "401": "未登录或令牌无效",
+    "403": "可以查看但无权执行此操作",
+    "404": "记录不存在或不在您的管辖范围内",
+    "409": "version 已过期:记录已被他人修改,请重新读取",
+}
 
 
 class ScopedAutoSchema(AutoSchema):
     """Documents what ScopedViewSet does implicitly: the write serializer as request body of
-    create/update, and the list filters (query_serializer_class) as query parameters."""
+    create/update, the list filters (query_serializer_class) as query parameters, and the error
+    answers every scoped view can give (the fuzz test holds the API to them):
+
+    * 401 everywhere (no anonymous access);
+    * 400 for lists (bad filter or cursor) and for every write (field validation);
+    * 404 wherever the path names a row (outside the scope it does not exist);
+    * 403 for writes (the row is visible but the action is not granted).
+    """
 
     def get_request_serializer(self) -> Any:
         write_class = getattr(self.view, "write_serializer_class", lambda: None)()
@@ -158,6 +247,25 @@ class ScopedAutoSchema(AutoSchema):
             params.append(query_class)
         return params
 
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
+        codes = {"401"}
+        is_write = self.method not in ("GET", "HEAD", "OPTIONS")
+        if is_write or getattr(self.view, "action", None) == "list":
+            codes.add("400")
+        if "{" in self.path:
+            codes.add("404")
+        if is_write:
+            codes.add("403")
+        for code in codes:
+            responses.setdefault(code, {"description": _ERROR_DESCRIPTIONS[code]})
+        for code, response in responses.items():
+            # Error answers declared without a body (OpenApiResponse(description=…)) get theirs.
+            if code.startswith("4") and "content" not in response:
+                body = _FIELD_ERRORS_BODY if code == "400" else _DETAIL_BODY
+                response["content"] = {"application/json": {"schema": body}}
+        return dict(sorted(responses.items()))
+
 
 class ScopedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Every API query starts from the scope chokepoint; a row outside it is a 404.
@@ -169,6 +277,12 @@ class ScopedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     scoped_model: type[models.Model] | None = None
     keyset_ordering: list[str] = ["pk"]
+    # The router's default `[^/.]+` leaves /api/tags/1.5/ to Django's HTML 404 page; any segment
+    # reaches the view instead, which answers a non-numeric id with the API's JSON 404.
+    lookup_value_regex = "[^/]+"
+    # JSON bodies only: form encodings cannot tell a one-element list from a value, nor an empty
+    # date from one not sent, so the same request could mean two things (found by the fuzz test).
+    parser_classes = [JSONParser]
     # Code lists without an area (tags): readable by anyone who may view something somewhere.
     scope_free: bool = False
     query_serializer_class: type[serializers.Serializer] | None = None
@@ -232,6 +346,14 @@ class ScopedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         queryset = super().filter_queryset(queryset)
         if self.action == "list" and self.query_serializer_class is not None:
             params = self.query_serializer_class(data=self.request.query_params, context=self.get_serializer_context())
+            # DRF reads an empty query value of an optional field as "not sent", so `?area=` would
+            # list everything although the schema says an area code is required there. Filters
+            # that document "" as "no filter" (allow_blank) keep it; others answer 400.
+            blank = {name: [gettext("不能为空;不筛选时请不要传这个参数")]
+                     for name, field in params.fields.items()
+                     if "" in self.request.query_params.getlist(name) and not getattr(field, "allow_blank", False)}
+            if blank:
+                raise exceptions.ValidationError(blank)
             params.is_valid(raise_exception=True)
             queryset = self.apply_filters(queryset, params.validated_data)
         return queryset

@@ -17,6 +17,7 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
@@ -112,12 +113,21 @@ class KeysetPagination(BasePagination):
 
     def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any]:
         ordering = list(getattr(view, "keyset_ordering", ["pk"]))
+        # Out of range or not a number is a 400, as the schema documents (1…max_page_size): a
+        # client asking for 1000 rows must learn it gets at most 500, not assume it has them all.
+        raw = request.query_params.get("page_size")
+        size = self.page_size
+        if raw is not None:
+            try:
+                size = int(raw)
+            except ValueError:
+                size = 0
+            if not 1 <= size <= self.max_page_size:
+                raise ValidationError(
+                    {"page_size": [gettext("每页条数应为 1 到 %(max)d 之间的整数") % {"max": self.max_page_size}]}
+                )
         try:
-            size = min(int(request.query_params.get("page_size", self.page_size)), self.max_page_size)
-        except ValueError:
-            size = self.page_size
-        try:
-            page = keyset_page(queryset, ordering, request.query_params.get("after"), max(size, 1), strict=True)
+            page = keyset_page(queryset, ordering, request.query_params.get("after"), size, strict=True)
         except InvalidCursor:
             raise ValidationError({"after": ["分页游标无效,请从第一页重新读取"]}) from None
         self.request = request

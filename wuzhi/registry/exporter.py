@@ -9,6 +9,8 @@ export edited in Excel can be imported again."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import os
 from collections.abc import Iterable, Iterator
@@ -51,6 +53,51 @@ def _save(workbook: Workbook) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+class ExportFailed(Exception):
+    """The workbook could not be written; nothing was handed out and nothing was left behind.
+    The message is for the user."""
+
+
+# What a full disk looks like to a writer: no space, quota exceeded, file size limit reached.
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+DISK_FULL_MESSAGE = "服务器磁盘空间不足,导出没有完成,没有生成任何文件。请联系系统管理员清理磁盘后再导出"
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in DISK_FULL
+    # openpyxl writes through lxml when it is installed, which reports libxml2's I/O error codes
+    # instead of an OSError: SerialisationError("IO_ENOSPC") (seen in tests/registry/test_faults.py).
+    return type(exc).__name__ == "SerialisationError" and any(
+        code in str(exc) for code in ("ENOSPC", "EFBIG", "EDQUOT"))
+
+
+@contextlib.contextmanager
+def _streamed_workbook() -> Iterator[Workbook]:
+    """A write-only workbook for a long sheet, and its cleanup when writing fails.
+
+    openpyxl streams the rows of a write-only sheet into a temporary file (delete=False, removed
+    only when the workbook is saved or the process exits). If the disk fills up halfway, that
+    half file, revealed ID numbers and all, would stay in the temp directory for as long as the
+    server runs: it is removed here, and the error becomes ExportFailed with a Chinese message."""
+    wb = Workbook(write_only=True)
+    try:
+        yield wb
+    except Exception as exc:
+        if _disk_full(exc):
+            raise ExportFailed(DISK_FULL_MESSAGE) from exc
+        raise
+    finally:
+        for ws in wb.worksheets:
+            # openpyxl's WorksheetWriter keeps the temp file's name in `out`; saving removes it.
+            path = getattr(getattr(ws, "_writer", None), "out", None)
+            if isinstance(path, str):
+                with contextlib.suppress(Exception):
+                    ws._writer.xf.close()  # the XML stream holds the file open
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
 
 
 def _header_cells(ws: Any, headers: Iterable[str]) -> list[WriteOnlyCell]:
@@ -143,7 +190,11 @@ def error_report(fileobj: IO[bytes], errors: list[dict[str, Any]], *, only_faile
     which suits the all-or-nothing import: fix the marked rows and upload the whole sheet again."""
     sheet = read_sheet(fileobj)
     reasons = rows_with_errors(errors)
-    wb = Workbook(write_only=True)
+    with _streamed_workbook() as wb:
+        return _error_sheet(wb, sheet, reasons, only_failed=only_failed)
+
+
+def _error_sheet(wb: Workbook, sheet: Any, reasons: dict[int, list[str]], *, only_failed: bool) -> bytes:
     ws = wb.create_sheet("错误报告" if only_failed else "户籍信息表")
     width = max([len(sheet.headers), *(len(r.cells) for r in sheet.rows)])
     headers = [*sheet.headers, *[""] * (width - len(sheet.headers)), "错误原因"]
@@ -219,14 +270,14 @@ def _log(*, actor: Any, what: str, count: int, description: str, path: str | Non
 
 
 def _write(sheet_name: str, headers: list[str], widths: list[int], rows: Iterator[list[Any]]) -> bytes:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(sheet_name)
-    _widths(ws, widths)
-    ws.freeze_panes = "A2"
-    ws.append(_header_cells(ws, headers))
-    for values in rows:
-        ws.append([safe_cell(v) for v in values])
-    return _save(wb)
+    with _streamed_workbook() as wb:
+        ws = wb.create_sheet(sheet_name)
+        _widths(ws, widths)
+        ws.freeze_panes = "A2"
+        ws.append(_header_cells(ws, headers))
+        for values in rows:
+            ws.append([safe_cell(v) for v in values])
+        return _save(wb)
 
 
 # Columns of a resident export: the template's, plus two a reader wants next to the ID number

@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -1115,13 +1115,49 @@ def import_workbook(*, actor: Any, area: Area, fileobj: IO[bytes], filename: str
         job.status, job.errors = ImportJob.Status.FAILED, [error_dict(None, "", "", str(exc))]
     except ImportRejected as exc:
         job.status, job.errors = ImportJob.Status.FAILED, exc.errors
+    except (OperationalError, InterfaceError):
+        # The database went away (restarted, network cut, connection terminated). apply_rows
+        # writes in one transaction, which the server rolls back when the connection dies, so
+        # none of the file is in; Django drops the dead connection and the save below opens a
+        # new one. tests/registry/test_faults.py terminates the backend mid-apply to prove it.
+        logger.exception("import job %s lost its database connection", job.pk)
+        job.status, job.errors = ImportJob.Status.CRASHED, [error_dict(None, "", "", CONNECTION_LOST)]
     except Exception:
         logger.exception("import job %s crashed", job.pk)
         job.status = ImportJob.Status.CRASHED
         job.errors = [error_dict(None, "", "", "导入时发生系统错误,没有写入任何数据。请稍后重试,或把文件交给管理员检查")]
     job.finished_at = timezone.now()
-    job.save()
+    try:
+        job.save()
+    except DatabaseError:
+        # Still no database: the row keeps saying 处理中 until fail_stale_jobs() ends it.
+        logger.exception("import job %s: could not record its outcome", job.pk)
     return job
+
+
+CONNECTION_LOST = "导入过程中与数据库的连接中断,本次导入已全部撤销,没有写入任何数据。请稍后重新上传该文件"
+WORKER_LOST = ("导入没有完成:处理导入的服务中途停止(例如服务器重启或数据库连接中断),本次导入已全部撤销,"
+               "没有写入任何数据。请重新上传该文件")
+# A running import reports progress at least every 50 rows; this long without a sign of life
+# means the process running it is gone (the thread died with it) and nobody will finish the job.
+STALE_AFTER = dt.timedelta(minutes=15)
+
+
+def fail_stale_jobs(last_seen: Callable[[Any], float | None], now: dt.datetime | None = None) -> int:
+    """Mark jobs whose worker died as crashed, so no job says 处理中 forever.
+
+    A job is stale when it was created more than STALE_AFTER ago and `last_seen(job_id)` (the
+    epoch seconds of its latest progress report, or None) is not within STALE_AFTER either. The
+    data is safe either way: a dead worker's transaction never committed. Returns how many."""
+    now = now or timezone.now()
+    cutoff = now - STALE_AFTER
+    unfinished = [ImportJob.Status.PENDING, ImportJob.Status.RUNNING]
+    stale = [pk for pk in ImportJob.objects.filter(status__in=unfinished, created_at__lt=cutoff)
+             .values_list("pk", flat=True) if (last_seen(pk) or 0) < cutoff.timestamp()]
+    if not stale:
+        return 0
+    return ImportJob.objects.filter(pk__in=stale, status__in=unfinished).update(
+        status=ImportJob.Status.CRASHED, finished_at=now, errors=[error_dict(None, "", "", WORKER_LOST)])
 
 
 def rows_with_errors(errors: Iterable[dict[str, Any]]) -> dict[int, list[str]]:

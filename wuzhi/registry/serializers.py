@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from wuzhi.core.api import ApiModelSerializer, ScopedPrimaryKeyRelatedField
+from wuzhi.core.api import ApiModelSerializer, ApiSerializer, ScopedPrimaryKeyRelatedField, id_param
 from wuzhi.core.models import Area, AreaKind
 from wuzhi.core.roles import Action
 from wuzhi.core.scoping import can
@@ -247,7 +247,7 @@ class VisitCreateSerializer(ApiModelSerializer):
         return attrs
 
 
-class RevealRequestSerializer(serializers.Serializer):
+class RevealRequestSerializer(ApiSerializer):
     field = serializers.ChoiceField(choices=[(k, label) for k, (_, label) in SENSITIVE.items()],
                                     help_text="要查看完整值的字段")
 
@@ -260,12 +260,12 @@ class RevealResultSerializer(serializers.Serializer):
 # ---- list filters (query parameters) ---------------------------------------------------------
 
 class AreaFilterSerializer(serializers.Serializer):
-    parent = serializers.IntegerField(required=False, help_text="上级区域 id:只列直接下级")  # type: ignore[assignment]
+    parent = id_param(required=False, help_text="上级区域 id:只列直接下级")  # type: ignore[assignment]
     kind = serializers.ChoiceField(choices=AreaKind.choices, required=False, help_text="层级")
 
 
 class DwellingFilterSerializer(serializers.Serializer):
-    unit = serializers.IntegerField(required=False, help_text="单元 id")
+    unit = id_param(required=False, help_text="单元 id")
     area = serializers.CharField(required=False, help_text="区域代码或 id(含下级)")
     occupancy = serializers.ChoiceField(choices=c.Occupancy.choices, required=False, help_text="使用状态")
 
@@ -279,7 +279,7 @@ class HouseholdFilterSerializer(serializers.Serializer):
     area = serializers.CharField(required=False, help_text="区域代码或 id(含下级)")
     status = serializers.ChoiceField(choices=c.HouseholdStatus.choices, required=False, allow_blank=True,
                                      help_text="户状态;不传则不限")
-    tag = serializers.ListField(child=serializers.IntegerField(), required=False,
+    tag = serializers.ListField(child=id_param(), required=False,
                                 help_text="标签 id,可重复;户标签或任一在住成员的标签,含下级标签")
 
 
@@ -287,8 +287,8 @@ class ResidentFilterSerializer(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True,
                               help_text="姓名、拼音(zhangli)或首字母(zl)、证件号或手机号后4位、完整证件号或手机号、住址")
     area = serializers.CharField(required=False, help_text="区域代码或 id(含下级)")
-    household = serializers.IntegerField(required=False, help_text="户 id")
-    tag = serializers.ListField(child=serializers.IntegerField(), required=False,
+    household = id_param(required=False, help_text="户 id")
+    tag = serializers.ListField(child=id_param(), required=False,
                                 help_text="标签 id,可重复(任一即可);含下级标签")
     age_min = serializers.IntegerField(required=False, min_value=0, max_value=150, help_text="最小周岁")
     age_max = serializers.IntegerField(required=False, min_value=0, max_value=150, help_text="最大周岁")
@@ -304,5 +304,5 @@ class ResidentFilterSerializer(serializers.Serializer):
 
 
 class VisitFilterSerializer(serializers.Serializer):
-    household = serializers.IntegerField(required=False, help_text="户 id")
+    household = id_param(required=False, help_text="户 id")
     area = serializers.CharField(required=False, help_text="区域代码或 id(含下级)")

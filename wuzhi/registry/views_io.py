@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from typing import Any, cast
 
@@ -44,6 +45,12 @@ PROGRESS_TTL = 60 * 60 * 12
 PHASES = {"read": "读取文件", "validate": "逐行校验", "apply": "写入数据"}
 
 
+def _export_failed(request: HttpRequest, exc: exporter.ExportFailed) -> HttpResponse:
+    """A workbook could not be written (the disk is full): say so in Chinese; no file is sent.
+    507 Insufficient Storage is the status for exactly this."""
+    return render(request, "registry/io/export_failed.html", {"message": str(exc)}, status=507)
+
+
 def _xlsx(data: bytes, filename: str) -> HttpResponse:
     response = HttpResponse(data, content_type=XLSX)
     # RFC 5987 filename*=utf-8''…: the Chinese name survives every current browser.
@@ -61,9 +68,20 @@ def _progress_writer(job_id: uuid.UUID) -> importer.Progress:
     key = progress_key(job_id)
 
     def write(phase: str, done: int, total: int) -> None:
-        cache.set(key, {"phase": phase, "done": done, "total": total}, PROGRESS_TTL)
+        # "at" is the job's heartbeat: fail_stale_jobs() ends jobs whose worker stopped beating.
+        cache.set(key, {"phase": phase, "done": done, "total": total, "at": time.time()}, PROGRESS_TTL)
 
     return write
+
+
+def _last_seen(job_id: uuid.UUID) -> float | None:
+    return (cache.get(progress_key(job_id)) or {}).get("at")
+
+
+def fail_stale_jobs() -> None:
+    """Before showing jobs: end those whose worker died (server restart, lost database) so the
+    page says what happened instead of 处理中 forever. One indexed query when nothing is stale."""
+    importer.fail_stale_jobs(_last_seen)
 
 
 def run_import(job_id: uuid.UUID) -> ImportJob:
@@ -170,6 +188,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
         job.save()
         start_import(job)
         return redirect("registry:import_job", pk=job.pk)
+    fail_stale_jobs()
     jobs = (ImportJob.objects.visible_to(user, Action.VIEW)
             .filter(created_by=user).select_related("area")[:RECENT_JOBS])
     return render(request, "registry/io/import.html", {
@@ -186,6 +205,7 @@ def import_template(request: HttpRequest) -> HttpResponse:
 
 
 def _job_or_404(user: Any, pk: uuid.UUID) -> ImportJob:
+    fail_stale_jobs()
     qs = ImportJob.objects.visible_to(user, Action.VIEW).select_related("area", "created_by")
     return get_object_or_404(qs, pk=pk)
 
@@ -236,8 +256,11 @@ def import_errors(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     if not any(e.get("row") for e in job.errors or []) or not path.exists():
         raise Http404("没有错误报告")
     only_failed = request.GET.get("all") != "1"
-    with path.open("rb") as fileobj:
-        data = exporter.error_report(fileobj, job.errors, only_failed=only_failed)
+    try:
+        with path.open("rb") as fileobj:
+            data = exporter.error_report(fileobj, job.errors, only_failed=only_failed)
+    except exporter.ExportFailed as exc:
+        return _export_failed(request, exc)
     stem = job.filename.rsplit(".", 1)[0] or "户籍信息表"
     return _xlsx(data, f"{stem}_{'错误行' if only_failed else '错误标注'}.xlsx")
 
@@ -282,8 +305,11 @@ def export_residents(request: HttpRequest) -> HttpResponse:
     f = form.cleaned_data
     qs = form.filter(Resident.objects.visible_to(user, Action.EXPORT))
     qs = qs.order_by("household__address_key", "household_id", "id")
-    data = exporter.export_residents(actor=user, queryset=qs, reveal=request.GET.get("reveal") == "1",
-                                     description=_describe(f), ip=client_ip(request))
+    try:
+        data = exporter.export_residents(actor=user, queryset=qs, reveal=request.GET.get("reveal") == "1",
+                                         description=_describe(f), ip=client_ip(request))
+    except exporter.ExportFailed as exc:
+        return _export_failed(request, exc)
     return _xlsx(data, _export_filename("居民名单", f.get("area")))
 
 
@@ -301,7 +327,10 @@ def export_households(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest("筛选条件无效,请回到列表页重新筛选后导出")
     f = form.cleaned_data
     qs = form.filter(Household.objects.visible_to(user, Action.EXPORT))
-    data = exporter.export_households(actor=user, queryset=qs.order_by("address_key", "id"),
-                                      reveal=request.GET.get("reveal") == "1", description=_describe(f),
-                                      ip=client_ip(request))
+    try:
+        data = exporter.export_households(actor=user, queryset=qs.order_by("address_key", "id"),
+                                          reveal=request.GET.get("reveal") == "1", description=_describe(f),
+                                          ip=client_ip(request))
+    except exporter.ExportFailed as exc:
+        return _export_failed(request, exc)
     return _xlsx(data, _export_filename("户列表", f.get("area")))
