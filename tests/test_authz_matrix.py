@@ -162,6 +162,13 @@ def _deliberation(d: Demo) -> dict[str, Any]:
             "body": d.first(Body, **within).pk}
 
 
+def _alarms(d: Demo) -> dict[str, Any]:
+    from wuzhi.alarms.models import Alarm, Chain, Device
+
+    return {"alarm": d.first(Alarm, area_path__startswith=d.community.path).pk, "device": d.in_grid(Device).pk,
+            "chain": d.in_grid(Chain).pk}
+
+
 # url name → (how to find its record's pk in grid 1 or the community, the key in that dict,
 # whether the insider check applies: False where the URL needs a sub-record or a POST body).
 # Names listed in COMMUNITY_LEVEL are community records: the outsider comes from another community.
@@ -221,6 +228,10 @@ OBJECT_RULES: dict[str, Rule] = {
     "deliberation:vote": (_deliberation, "meeting", False),
     "deliberation:answer": (_deliberation, "objection", False),
     "deliberation:body_edit": (_deliberation, "body", True),
+    "alarms:act": (_alarms, "alarm", False),
+    "alarms:reveal": (_alarms, "alarm", False),
+    "alarms:device": (_alarms, "device", True),
+    "alarms:chain_edit": (_alarms, "chain", True),
     "cameras:detail": (_cameras, "camera", True),
     "cameras:edit": (_cameras, "camera", True),
     "cameras:consent_new": (_cameras, "household_camera", True),
@@ -229,7 +240,7 @@ OBJECT_RULES: dict[str, Rule] = {
 }
 COMMUNITY_LEVEL = {
     *(name for name in OBJECT_RULES if name.startswith("deliberation:")),
-    "honours:round", "honours:advance", "honours:nominate", "honours:answer",
+    "honours:round", "honours:advance", "honours:nominate", "honours:answer", "alarms:act", "alarms:reveal",
     "cases:dispute_intake", "cases:mediation_add", "cases:dispute_conclude", "cases:followup_add", "cases:agreement",
 }
 
