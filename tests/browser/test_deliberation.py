@@ -31,8 +31,7 @@ def test_proposal_to_public_decision_and_answered_objection(live_server, transac
 
     # The resident scans the unit's QR code and proposes a topic: no login, the unit is prefilled.
     page.goto(f"{live_server.url}/p/u/{unit.code}/")
-    page.locator("#deliberation-link").click()
-    page.locator("#propose-link").click()
+    page.locator("#action-propose").click()
     expect(page.locator("#unit-name")).to_contain_text("1栋1单元")
     page.get_by_label("楼栋").check()
     page.get_by_label("议题").fill("楼道灯改为声控感应灯")

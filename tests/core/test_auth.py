@@ -414,7 +414,9 @@ def test_security_headers(client, people):
 
 
 def _check_deploy(tmp_path, **env_extra) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WUZHI_")}
+    # Neither this run's settings nor the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE (set in their
+    # conftest, inherited by subprocesses) belong to a production environment.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WUZHI_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update(
         DJANGO_SETTINGS_MODULE="wuzhi.settings",
         WUZHI_HOME=str(tmp_path),

@@ -109,7 +109,11 @@ def test_monthly_breakdowns_add_up(fuxing, db):
 def test_community_dashboard(fuxing, db, client, django_assert_max_num_queries):
     login(client, "shuji")
     client.get(f"/reports/?{query()}")  # warm: templates, figure modules, the user's grants
-    with django_assert_max_num_queries(90):
+    # Uncached on PostgreSQL: about one query per registered figure, plus the page's own. The bound
+    # follows the figures the apps register, not the rows.
+    from wuzhi.reports.statistics import FIGURES
+
+    with django_assert_max_num_queries(len(FIGURES) + 35):
         start = time.perf_counter()
         response = client.get(f"/reports/?{query()}")
         elapsed = time.perf_counter() - start

@@ -35,18 +35,18 @@ def unit(request: HttpRequest, code: str) -> HttpResponse:
     # What a resident comes for, each handled by its app; the unit travels along so nobody has
     # to say where they live.
     actions = [
-        (reverse("cases:portal_report", args=[code]), _("反映问题"), "bi-exclamation-triangle",
+        ("report", reverse("cases:portal_report", args=[code]), _("反映问题"), "bi-exclamation-triangle",
          _("漏水、电梯、卫生、安全隐患……")),
-        (reverse("delib_portal:propose", args=[code]), _("提出建议/议题"), "bi-chat-square-text",
+        ("propose", reverse("delib_portal:propose", args=[code]), _("提出建议/议题"), "bi-chat-square-text",
          _("对楼栋和社区事务的想法,可由居民议事协商")),
-        (reverse("delib_portal:board", args=[community.code]) if community else "", _("查看公告"), "bi-megaphone",
+        ("notices", reverse("delib_portal:board", args=[community.code]) if community else "", _("查看公告"), "bi-megaphone",
          _("议事决议、实施结果公开,公示期内可提意见")),
-        (reverse("honours_public:unit_board", args=[code]), _("光荣榜"), "bi-award",
+        ("honours", reverse("honours_public:unit_board", args=[code]), _("光荣榜"), "bi-award",
          _("身边的好人好事,评选公示和推荐")),
     ]
     return render(request, "portal/unit.html", {
         "board": board,
         "grid_worker": board.duty(Role.GRID_WORKER),
         "building_head": board.duty(Role.BUILDING_HEAD),
-        "actions": [a for a in actions if a[0]],
+        "actions": [a for a in actions if a[1]],
     })
