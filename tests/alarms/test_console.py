@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from wuzhi.alarms import escalation, services
-from wuzhi.alarms.models import Alarm, AlarmEvent, AlarmState, Chain, Device, Press
+from wuzhi.alarms.models import Alarm, AlarmEvent, AlarmState, Chain, Device, Notification, Press
 from wuzhi.core.models import AccessLog
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -117,7 +117,12 @@ def test_dispatch_sends_a_responder_who_then_works_it_on_the_phone(client, staff
     assert response.status_code == 200
     alarm.refresh_from_db()
     assert alarm.state == AlarmState.ACKNOWLEDGED
-    assert AlarmEvent.objects.filter(alarm=alarm, note__contains=f"(@{staff.worker.username})").exists()
+    # A dispatch row on the timeline, and an INFO notice to the responder that the acknowledgement
+    # (which stops the chain's alerts) does not drop.
+    sent = AlarmEvent.objects.get(alarm=alarm, kind=AlarmEvent.Kind.DISPATCH)
+    assert sent.label == "派人前往" and "前往" in sent.note
+    notice = Notification.objects.get(alarm=alarm, user=staff.worker, purpose=Notification.Purpose.INFO)
+    assert notice.status == "pending" and "值班室派您前往" in notice.text
 
     client.force_login(staff.worker)
     page = client.get(reverse("alarms:responder")).content.decode()

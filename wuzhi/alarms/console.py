@@ -12,7 +12,6 @@ write; this module only reads and decides what a user may see).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,14 +88,6 @@ class Card:
         return self.alarm.state in (S.NEW, S.NOTIFYING)
 
 
-DISPATCH_TAG = re.compile(r"\(@[\w.@+-]+\)")
-
-
-def dispatch_tag(user: Any) -> str:
-    """How a dispatch note names the responder (the engine has no dispatch record of its own)."""
-    return f"(@{getattr(user, 'username', '')})"
-
-
 def actions_for(alarm: Alarm) -> set[str]:
     """What the buttons may offer, from the flow table (the services refuse anything else)."""
     out: set[str] = set()
@@ -149,13 +140,10 @@ def cards(user: Any, alarms: list[Alarm]) -> list[Card]:
     dispatchable = [a for a in alarms if a.state != S.RESOLVED and a.kind == AlarmKind.PRESS]
     grants = _responder_grants({p for a in dispatchable for p in _ancestors(a.area_path)}) if dispatchable else []
     out = []
-    sent_tag = dispatch_tag(user)
     for alarm in alarms:
         events = list(alarm.events.all())
-        for e in events:
-            e.display_note = DISPATCH_TAG.sub("", e.note)  # type: ignore[attr-defined]
-        # Notified by the chain, or sent by the duty station: either way this person is on the way.
-        is_notified = alarm.pk in notified or any(sent_tag in e.note for e in events)
+        # Notified by the chain, or sent by the duty station (which notifies them too).
+        is_notified = alarm.pk in notified
         medical = may_see_medical(user, alarm, is_notified)
         card = Card(alarm=alarm, events=events[-TIMELINE_LIMIT:], medical=medical, notified=is_notified,
                     may_reveal=may_reveal_contacts(user, alarm), actions=actions_for(alarm))

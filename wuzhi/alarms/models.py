@@ -344,6 +344,7 @@ class AlarmEvent(models.Model):
         TRANSITION = "transition", "状态变化"
         PRESS = "press", "再次按键"
         ESCALATE = "escalate", "升级通知"
+        DISPATCH = "dispatch", "派人前往"
         DEPART = "depart", "出发"
         NOTE = "note", "记录"
 

@@ -134,12 +134,7 @@ def act(request: HttpRequest, pk: int) -> HttpResponse:
             services.add_note(actor=user, alarm=alarm, note=note)
         elif action == "dispatch":
             responder, label = _send_to(alarm, d["responder"])
-            if alarm.state in (S.NEW, S.NOTIFYING):
-                services.acknowledge(actor=user, alarm=alarm, note=f"派{label}前往")
-            # The engine has no dispatch service yet: the assignment is a timeline row naming the
-            # responder (@username lets their phone page mark the alarm as theirs).
-            services.add_note(actor=user, alarm=alarm,
-                              note=f"派{label}前往{console.dispatch_tag(responder)}" + (f":{note}" if note else ""))
+            services.dispatch(actor=user, alarm=alarm, responder=responder, label=label, note=note)
     except NotAllowed as exc:
         return _refused(request, alarm, str(exc), status=403)
     except ValidationError as exc:
@@ -180,14 +175,8 @@ def reveal(request: HttpRequest, pk: int, ref: str) -> HttpResponse:
 def responder_page(request: HttpRequest) -> HttpResponse:
     user = request.user
     cursor = selectors.current_cursor()
+    # Notified by the chain or sent by the duty station (dispatch notifies too): the same query.
     rows = list(console.with_details(selectors.my_alarms(user)))
-    mine = {a.pk for a in rows}
-    # Alarms somebody sent this user to, though the chain did not notify them.
-    tag = console.dispatch_tag(user)
-    sent = console.with_details(selectors.visible_alarms(user).filter(state__in=OPEN_STATES,
-                                                                      events__note__contains=tag)).distinct()
-    rows += [a for a in sent if a.pk not in mine]
-    rows.sort(key=lambda a: (a.opened_at, a.pk))
     return render(request, "alarms/responder.html", {
         "cards": console.cards(user, rows), "cursor": cursor, "resolutions": Resolution.choices,
         "now": timezone.now(),
