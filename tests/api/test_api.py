@@ -464,7 +464,7 @@ def test_area_create_and_rename_need_manage_areas(tree, people):
                               format="json")
     assert response.status_code == 201, response.content
     assert response.json()["kind"] == "unit" and response.json()["full_name"].endswith("1栋3单元")
-    renamed = secretary.patch(f"/api/areas/{tree.buildings[0].pk}/", {"name": "一栋"}, format="json")
+    renamed = secretary.patch(f"/api/areas/{tree.buildings[0].pk}/", {"name": "一栋", "version": 1}, format="json")
     assert renamed.status_code == 200 and renamed.json()["name"] == "一栋"
     assert Area.objects.get(pk=tree.units[0].pk).full_name.endswith("一栋1单元")
     duplicate = secretary.post("/api/areas/", {"parent": tree.buildings[0].pk, "segment": "3", "name": "又一个"},

@@ -133,7 +133,8 @@ def test_secretary_manages_areas_and_dwellings(client, tree, people):
     assert response.status_code == 400
     assert "同一上级下已有此编码" in response.content.decode()
 
-    response = client.post(reverse("core:area_edit", args=[building.pk]), {"name": "二栋", "sort": "1", "floors": "6"})
+    response = client.post(reverse("core:area_edit", args=[building.pk]), {"name": "二栋", "sort": "1", "floors": "6",
+                                                                              "version": building.version})
     assert response.status_code == 302
     building.refresh_from_db()
     assert building.name == "二栋"

@@ -181,6 +181,7 @@ class CategoryForm(forms.Form):
     checklist = forms.CharField(label=_("材料清单(每项一行)"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     sort = forms.IntegerField(label=_("排序"), initial=0)
     active = forms.BooleanField(label=_("启用"), required=False, initial=True)
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)  # the version the page showed
 
     def __init__(self, *args: Any, teams: Any, **kwargs: Any) -> None:
         from wuzhi.core.roles import STAFF_ROLES

@@ -82,6 +82,8 @@ class Category(models.Model):
     checklist = models.JSONField(_("材料清单"), default=list, blank=True, help_text=_("帮办代办需要准备的材料,每项一行"))
     sort = models.IntegerField(_("排序"), default=0)
     active = models.BooleanField(_("启用"), default=True)
+    # Optimistic lock: routing and deadlines are edited from the category page by several staff.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         verbose_name = _("事项分类")

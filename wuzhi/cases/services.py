@@ -443,10 +443,17 @@ CATEGORY_FIELDS = ("kind", "name", "team", "role", "deadline_hours", "checklist"
 
 
 @transaction.atomic
-def category_save(*, actor: Any, category: Category | None = None, **fields: Any) -> Category:
-    """Create or change a category: routing and deadline apply to cases opened from now on."""
+def category_save(*, actor: Any, category: Category | None = None, version: int | None = None,
+                  **fields: Any) -> Category:
+    """Create or change a category: routing and deadline apply to cases opened from now on.
+    `version` (the one the editor read) refuses a change made on a stale page."""
     if actor is not None and not may_edit_categories(actor):
         raise NotAllowed(gettext("只有社区书记可以维护事项分类"))
+    if category is not None:
+        locked = Category.objects.select_for_update().only("version").get(pk=category.pk)
+        if version is not None and locked.version != version:
+            raise ConcurrentEdit(gettext("事项分类“%(name)s”") % {"name": category.name})
+        category.version = locked.version + 1
     before = audit.snapshot(category) if category is not None else None
     category = category or Category()
     for name in CATEGORY_FIELDS:

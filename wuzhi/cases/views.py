@@ -368,6 +368,7 @@ def category_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if category is not None:
         initial = {f: getattr(category, f) for f in services.CATEGORY_FIELDS}
         initial["checklist"] = "\n".join(category.checklist)
+        initial["version"] = category.version
     form = CategoryForm(request.POST or None, initial=initial,
                         teams=Team.objects.visible_to(request.user).filter(active=True))
     if request.method == "POST" and form.is_valid():

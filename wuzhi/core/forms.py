@@ -23,6 +23,7 @@ class AreaEditForm(forms.Form):
     sort = forms.IntegerField(label=_("排序"), required=False)
     floors = forms.IntegerField(label=_("楼层数"), min_value=1, max_value=200, required=False)
     note = forms.CharField(label=_("备注"), max_length=255, required=False)
+    version = forms.IntegerField(widget=forms.HiddenInput)  # the version the page showed
 
 
 class DwellingForm(forms.Form):

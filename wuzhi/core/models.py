@@ -56,6 +56,8 @@ class Area(models.Model):
     sort = models.IntegerField("排序", default=0)
     floors = models.PositiveSmallIntegerField("楼层数", null=True, blank=True)
     note = models.CharField("备注", max_length=255, blank=True)
+    # Optimistic lock for the edit form and the API: several staff maintain the same tree.
+    version = models.PositiveIntegerField(default=1)
 
     objects = ScopedQuerySet.as_manager()
     scope_path_field = "path"

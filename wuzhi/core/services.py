@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import audit
-from .errors import NotAllowed
+from .errors import ConcurrentEdit, NotAllowed
 from .models import CHILD_KIND, Area, AreaKind, Grant, StaffProfile
 from .roles import GRANTABLE, Action, Role
 from .scoping import can, forget_grants, grants_of
@@ -43,8 +43,15 @@ def area_create(*, actor: Any, parent: Area | None, segment: str, name: str, kin
 
 
 @transaction.atomic
-def area_update(*, actor: Any, area: Area, name: str, sort: int, floors: int | None, note: str = "") -> Area:
+def area_update(*, actor: Any, area: Area, name: str, sort: int, floors: int | None, note: str = "",
+                version: int | None = None) -> Area:
+    """`version` is the one the editor read (the page and the API always send it; None is the
+    system): a stale one is refused rather than overwriting somebody else's change."""
     _require(actor, Action.MANAGE_AREAS, area.path)
+    locked = Area.objects.select_for_update().only("version").get(pk=area.pk)
+    if version is not None and locked.version != version:
+        raise ConcurrentEdit(f"区域“{area.name}”")
+    area.version = locked.version + 1
     before = audit.snapshot(area)
     old_full = area.full_name
     area.name, area.sort, area.floors, area.note = name.strip(), sort, floors, note

@@ -169,7 +169,8 @@ def _render_area(request: HttpRequest, area: Area, *, child_form: Any = None, ed
         "may_change": can(user, Action.CHANGE, area.path),
         "child_form": child_form or AreaChildForm(initial={"segment": _next_segment(children)}),
         "edit_form": edit_form or AreaEditForm(initial={"name": area.name, "sort": area.sort,
-                                                         "floors": area.floors, "note": area.note}),
+                                                         "floors": area.floors, "note": area.note,
+                                                         "version": area.version}),
         "dwelling_form": dwelling_form or DwellingForm(),
         "is_unit": area.kind == AreaKind.UNIT,
         "is_building": area.kind == AreaKind.BUILDING,
@@ -228,7 +229,7 @@ def area_edit(request: HttpRequest, pk: int) -> HttpResponse:
         d = form.cleaned_data
         try:
             services.area_update(actor=request.user, area=area, name=d["name"], sort=d["sort"] or 0,
-                                 floors=d["floors"], note=d["note"])
+                                 floors=d["floors"], note=d["note"], version=d["version"])
         except ValidationError as exc:
             apply_errors(form, exc)
         else:

@@ -354,8 +354,14 @@ def topic_merge(*, actor: Any, topic: Topic, into: Topic, note: str, version: in
 
 @transaction.atomic
 def topic_set_households(*, actor: Any, topic: Topic, affected: Iterable[Any] | None = None,
-                         benefited: Iterable[Any] | None = None) -> Topic:
+                         benefited: Iterable[Any] | None = None, version: int | None = None) -> Topic:
+    """Replace the affected and benefited households. `version` (the one the page showed) refuses
+    a save from a stale page: the lists are replaced whole, so a stale one would drop others' ticks."""
     _require(actor, topic.area_path)
+    fresh = _fresh(topic, version)
+    fresh.version += 1
+    fresh.save(update_fields=["version"])
+    _sync(topic, fresh)
     before = audit.snapshot(topic)
     for label, field, rows in ((_("涉及"), topic.households_affected, affected),
                                (_("受益"), topic.households_benefited, benefited)):

@@ -300,8 +300,9 @@ def households(request: HttpRequest, pk: int) -> HttpResponse:
                 q |= Q(area_path__startswith=u.path)
             rows[k] = list(Household.objects.visible_to(request.user).filter(q)) if picked else []
         try:
+            raw = request.POST.get("version", "")
             services.topic_set_households(actor=request.user, topic=topic, affected=rows["affected"],
-                                          benefited=rows["benefited"])
+                                          benefited=rows["benefited"], version=int(raw) if raw.isdigit() else None)
         except ValidationError as exc:
             _errors(request, exc)
         else:

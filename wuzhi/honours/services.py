@@ -340,10 +340,12 @@ def nomination_link(*, actor: Any, nomination: Nomination, household: Any = None
 
 
 @transaction.atomic
-def nomination_decline(*, actor: Any, nomination: Nomination, note: str) -> Nomination:
+def nomination_decline(*, actor: Any, nomination: Nomination, note: str, version: int | None = None) -> Nomination:
     """不予受理: a nomination that does not qualify (not a resident, not this community…)."""
     n = Nomination.objects.select_for_update().select_related("round").get(pk=nomination.pk)
     _require(actor, Action.CHANGE, n.round.area_path, "您不能处理该评选的提名")
+    if version is not None and n.version != version:
+        raise ConcurrentEdit("该提名")
     if n.round.state not in (S.NOMINATING, S.EVALUATING):
         raise ValidationError("公示开始后不能再处理提名")
     if not note.strip():

@@ -149,6 +149,9 @@ def nomination_detail(request: HttpRequest, pk: int) -> HttpResponse:
         link_form = LinkForm(nomination=n, households=_households(user, rnd.area_path),
                              buildings=_buildings(user, rnd.area_path))
     action = request.POST.get("action") if request.method == "POST" else None
+    # The version the page showed: linking or declining from a stale page is refused.
+    raw_version = request.POST.get("version", "") if request.method == "POST" else ""
+    version = int(raw_version) if raw_version.isdigit() else None
     try:
         if action == "score" and score_form is not None:
             score_form = ScoreForm(request.POST, category=n.category)
@@ -174,11 +177,12 @@ def nomination_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 kw = {k: d.get(k) for k in ("household", "resident", "building") if d.get(k)}
                 if "resident" in kw:
                     kw.pop("household", None)
-                services.nomination_link(actor=user, nomination=n, version=n.version, **kw)
+                services.nomination_link(actor=user, nomination=n, version=version, **kw)
                 messages.success(request, _("已核实推荐对象"))
                 return redirect("honours:nomination", n.pk)
         elif action == "decline" and may_change:
-            services.nomination_decline(actor=user, nomination=n, note=request.POST.get("note", ""))
+            services.nomination_decline(actor=user, nomination=n, note=request.POST.get("note", ""),
+                                        version=version)
             messages.success(request, _("已作不予受理处理"))
             return redirect("honours:round", rnd.pk)
     except ValidationError as exc:

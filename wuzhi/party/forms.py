@@ -86,7 +86,13 @@ class MemberForm(forms.Form):
         return data
 
 
-class BranchLinkForm(forms.Form):
+class VersionForm(forms.Form):
+    """Carries the version of the record the page showed: a save from a stale page is refused."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+
+class BranchLinkForm(VersionForm):
     department = forms.ModelChoiceField(label=_("结对县直机关"), queryset=Department.objects.none(),
                                         required=False, empty_label=_("不结对"))
 
@@ -95,7 +101,7 @@ class BranchLinkForm(forms.Form):
         _narrow(self, "department", departments)
 
 
-class SecretaryForm(forms.Form):
+class SecretaryForm(VersionForm):
     member = forms.ModelChoiceField(label=_("支部书记"), queryset=PartyMember.objects.none(), required=False,
                                     empty_label=_("暂无"))
 
@@ -109,7 +115,7 @@ class BranchChoiceField(forms.ModelChoiceField):
         return obj.name
 
 
-class MemberMoveForm(forms.Form):
+class MemberMoveForm(VersionForm):
     branch = BranchChoiceField(label=_("转入支部"), queryset=Branch.objects.none(), empty_label=None)
 
     def __init__(self, data: Any = None, *, branches: Any, **kwargs: Any) -> None:

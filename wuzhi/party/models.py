@@ -54,6 +54,8 @@ class Branch(models.Model):
     # 部门联系党支部: the department branch that pairs with this community branch.
     linked_department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.SET_NULL,
                                           related_name="linked_branches", verbose_name="结对县直机关")
+    # Optimistic lock for the branch page's edits (secretary, linked department).
+    version = models.PositiveIntegerField(default=1)
 
     objects = ScopedQuerySet.as_manager()
 
@@ -79,6 +81,8 @@ class PartyMember(models.Model):
     phone_masked = models.CharField("联系电话", max_length=16, blank=True)
     area_path = models.CharField(max_length=255, editable=False)
     active = models.BooleanField("在册", default=True)
+    # Optimistic lock for the member page's edits (moving to another branch).
+    version = models.PositiveIntegerField(default=1)
 
     objects = ScopedQuerySet.as_manager()
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from wuzhi.core import audit
+from wuzhi.core.errors import ConcurrentEdit
 from wuzhi.core.models import Area
 from wuzhi.core.roles import Action
 from wuzhi.registry.services import require
@@ -41,13 +42,24 @@ def branch_create(*, actor: Any, area: Area, name: str, linked_department: Depar
     return branch
 
 
+def _bump(model: Any, obj: Any, version: int | None, what: str) -> None:
+    """Optimistic lock: `version` is the one the page showed (None: the system, no check). The
+    row lock makes the check and the bump one step, so two saves from the same page never both
+    pass."""
+    locked = model.objects.select_for_update().only("version").get(pk=obj.pk)
+    if version is not None and locked.version != version:
+        raise ConcurrentEdit(what)
+    obj.version = locked.version + 1
+
+
 @transaction.atomic
-def branch_link(*, actor: Any, branch: Branch, department: Department | None) -> Branch:
+def branch_link(*, actor: Any, branch: Branch, department: Department | None, version: int | None = None) -> Branch:
     """部门联系党支部: one department per community branch (or none, to unlink)."""
     require(actor, Action.CHANGE, branch.area_path)
+    _bump(Branch, branch, version, f"支部“{branch.name}”")
     before = audit.snapshot(branch)
     branch.linked_department = department
-    branch.save(update_fields=["linked_department"])
+    branch.save(update_fields=["linked_department", "version"])
     audit.log_change(actor, branch, before)
     return branch
 
@@ -72,13 +84,14 @@ def member_create(*, actor: Any, branch: Branch, name: str = "", resident: Any =
 
 
 @transaction.atomic
-def member_move(*, actor: Any, member: PartyMember, branch: Branch) -> PartyMember:
+def member_move(*, actor: Any, member: PartyMember, branch: Branch, version: int | None = None) -> PartyMember:
     """Moving a member to another branch keeps their pairings but flags them for review."""
     require(actor, Action.CHANGE, member.area_path)
     require(actor, Action.CHANGE, branch.area_path)
+    _bump(PartyMember, member, version, f"党员“{member.name}”的信息")
     before = audit.snapshot(member)
     member.branch, member.area_path = branch, branch.area_path
-    member.save(update_fields=["branch", "area_path"])
+    member.save(update_fields=["branch", "area_path", "version"])
     Pairing.objects.filter(member=member, ended_on__isnull=True).update(flag=f"党员已转入{branch.name},请确认是否继续联系")
     audit.log_change(actor, member, before)
     return member
@@ -139,13 +152,15 @@ def pairing_confirm(*, actor: Any, pairing: Pairing) -> Pairing:
 
 
 @transaction.atomic
-def branch_set_secretary(*, actor: Any, branch: Branch, member: PartyMember | None) -> Branch:
+def branch_set_secretary(*, actor: Any, branch: Branch, member: PartyMember | None,
+                         version: int | None = None) -> Branch:
     require(actor, Action.CHANGE, branch.area_path)
     if member is not None and member.branch_id != branch.pk:
         raise ValidationError({"secretary": "支部书记必须是本支部党员"})
+    _bump(Branch, branch, version, f"支部“{branch.name}”")
     before = audit.snapshot(branch)
     branch.secretary = member
-    branch.save(update_fields=["secretary"])
+    branch.save(update_fields=["secretary", "version"])
     audit.log_change(actor, branch, before)
     return branch
 

@@ -235,10 +235,11 @@ def _render_branch(request: HttpRequest, branch: Branch, *, link_form: Any = Non
         "may_change": may_change,
         "is_community": branch.kind == Branch.Kind.COMMUNITY,
         "link_form": link_form or BranchLinkForm(departments=departments,
-                                                 initial={"department": branch.linked_department_id}),
+                                                 initial={"department": branch.linked_department_id,
+                                                          "version": branch.version}),
         "secretary_form": secretary_form or SecretaryForm(
             members=PartyMember.objects.visible_to(user).filter(branch=branch, active=True).order_by("name"),
-            initial={"member": branch.secretary_id}),
+            initial={"member": branch.secretary_id, "version": branch.version}),
     }, status=status)
 
 
@@ -256,7 +257,8 @@ def branch_link(request: HttpRequest, pk: int) -> HttpResponse:
     form = BranchLinkForm(request.POST, departments=selectors.visible_departments(user))
     if form.is_valid():
         try:
-            services.branch_link(actor=user, branch=branch, department=form.cleaned_data["department"])
+            services.branch_link(actor=user, branch=branch, department=form.cleaned_data["department"],
+                                 version=form.cleaned_data["version"])
         except ValidationError as exc:
             _errors_at(form, exc, "department")
         else:
@@ -274,7 +276,8 @@ def branch_secretary(request: HttpRequest, pk: int) -> HttpResponse:
     form = SecretaryForm(request.POST, members=PartyMember.objects.visible_to(user).filter(branch=branch, active=True))
     if form.is_valid():
         try:
-            services.branch_set_secretary(actor=user, branch=branch, member=form.cleaned_data["member"])
+            services.branch_set_secretary(actor=user, branch=branch, member=form.cleaned_data["member"],
+                                          version=form.cleaned_data["version"])
         except ValidationError as exc:
             _errors_at(form, exc, "member")
         else:
@@ -345,7 +348,7 @@ def _render_member(request: HttpRequest, member: PartyMember, *, move_form: Any 
     return render(request, "party/member_detail.html", {
         "member": member, "active": active, "ended": ended,
         "may_change": can(user, Action.CHANGE, member.area_path),
-        "move_form": move_form or MemberMoveForm(branches=branches),
+        "move_form": move_form or MemberMoveForm(branches=branches, initial={"version": member.version}),
         "overdue_days": selectors.CONTACT_INTERVAL_DAYS,
     }, status=status)
 
@@ -365,7 +368,8 @@ def member_move(request: HttpRequest, pk: int) -> HttpResponse:
                           .exclude(pk=member.branch_id))
     if form.is_valid():
         try:
-            services.member_move(actor=user, member=member, branch=form.cleaned_data["branch"])
+            services.member_move(actor=user, member=member, branch=form.cleaned_data["branch"],
+                                 version=form.cleaned_data["version"])
         except ValidationError as exc:
             _errors_at(form, exc, "branch")
         else:

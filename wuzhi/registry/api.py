@@ -90,7 +90,7 @@ class AreaViewSet(ServiceCreateMixin, ServiceUpdateMixin, ScopedViewSet):
         return core_services.area_update(
             actor=self.request.user, area=instance, name=data.get("name", instance.name),
             sort=data.get("sort", instance.sort), floors=data.get("floors", instance.floors),
-            note=data.get("note", instance.note),
+            note=data.get("note", instance.note), version=data["version"],
         )
 
 

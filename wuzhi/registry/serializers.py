@@ -28,7 +28,7 @@ class AreaSerializer(ApiModelSerializer):
     class Meta:
         model = Area
         fields = ["id", "parent", "kind", "kind_display", "segment", "code", "path", "depth", "name",
-                  "full_name", "sort", "floors", "note"]
+                  "full_name", "sort", "floors", "note", "version"]
         read_only_fields = fields
 
 
@@ -154,15 +154,10 @@ class AreaCreateSerializer(ApiModelSerializer):
         return parent
 
 
-class AreaUpdateSerializer(ApiModelSerializer):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.required = False
-
+class AreaUpdateSerializer(VersionedUpdateSerializer):
     class Meta:
         model = Area
-        fields = ["name", "sort", "floors", "note"]
+        fields = ["version", "name", "sort", "floors", "note"]
 
 
 class HouseholdCreateSerializer(ApiModelSerializer):
