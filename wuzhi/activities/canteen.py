@@ -69,7 +69,7 @@ def meal_rows(program: Program, sessions: QuerySet[Activity], first: dt.date, la
 def statement(program: Program, sessions: QuerySet[Activity], first: dt.date, last: dt.date) -> Statement:
     """One grouped query over the meal rows; the funding totals are sums of the diner lines."""
     price = program.meal_price
-    labels = dict(Funding.choices)
+    labels = {value: str(label) for value, label in Funding.choices}  # plain str: openpyxl refuses lazy labels
     rows = (meal_rows(program, sessions, first, last).order_by()
             .values("resident_id", "enrolment_id", "name", "enrolment__funding", "resident__household__address")
             .annotate(meals=Count("id"),
@@ -86,7 +86,7 @@ def statement(program: Program, sessions: QuerySet[Activity], first: dt.date, la
         group.diners += 1
         group.meals += line.meals
         group.amount += line.amount
-    order = [label for _v, label in Funding.choices] + [UNREGISTERED]
+    order = [str(label) for _v, label in Funding.choices] + [UNREGISTERED]
     out.diners.sort(key=lambda d: (order.index(d.funding), d.name))
     out.by_funding = sorted(per.values(), key=lambda g: order.index(g.funding))
     out.meals = sum(d.meals for d in out.diners)

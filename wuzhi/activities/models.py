@@ -12,44 +12,45 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from wuzhi.core.models import Area, prefix_index
 from wuzhi.core.scoping import ScopedQuerySet
 
 
 class Governance(models.TextChoices):
-    POLITICAL = "political", "政治引领"
-    SELF = "self", "自治"
-    LAW = "law", "法治"
-    MORAL = "moral", "德治"
-    SMART = "smart", "智治"
+    POLITICAL = "political", _("政治引领")
+    SELF = "self", _("自治")
+    LAW = "law", _("法治")
+    MORAL = "moral", _("德治")
+    SMART = "smart", _("智治")
 
 
 class TeamKind(models.TextChoices):
-    PARTY_SERVICE = "party_service", "党员服务队"
-    CARE = "care", "爱心服务队"
-    MICRO_GROUP = "micro_group", "楼栋3+N微治理小组"
-    WATCH = "watch", "邻里守望服务队"
-    ART = "art", "文艺队"
-    PATROL = "patrol", "巡防队"
-    VOLUNTEER = "volunteer", "志愿服务队"
+    PARTY_SERVICE = "party_service", _("党员服务队")
+    CARE = "care", _("爱心服务队")
+    MICRO_GROUP = "micro_group", _("楼栋3+N微治理小组")
+    WATCH = "watch", _("邻里守望服务队")
+    ART = "art", _("文艺队")
+    PATROL = "patrol", _("巡防队")
+    VOLUNTEER = "volunteer", _("志愿服务队")
 
 
 class Team(models.Model):
-    kind = models.CharField("类别", max_length=16, choices=TeamKind.choices)
-    name = models.CharField("名称", max_length=64)
-    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="teams", verbose_name="所属区域")
+    kind = models.CharField(_("类别"), max_length=16, choices=TeamKind.choices)
+    name = models.CharField(_("名称"), max_length=64)
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="teams", verbose_name=_("所属区域"))
     area_path = models.CharField(max_length=255, editable=False)
-    governance = models.CharField("治理类别", max_length=10, choices=Governance.choices, default=Governance.POLITICAL)
-    description = models.CharField("简介", max_length=255, blank=True)
-    active = models.BooleanField("在册", default=True)
+    governance = models.CharField(_("治理类别"), max_length=10, choices=Governance.choices, default=Governance.POLITICAL)
+    description = models.CharField(_("简介"), max_length=255, blank=True)
+    active = models.BooleanField(_("在册"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "服务队"
-        verbose_name_plural = "服务队"
+        verbose_name = _("服务队")
+        verbose_name_plural = _("服务队")
         ordering = ["kind", "name"]
         constraints = [models.UniqueConstraint(fields=["area", "name"], name="team_unique_name")]
         indexes = [prefix_index("team_path")]
@@ -65,15 +66,15 @@ class TeamMember(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members")
     resident = models.ForeignKey("registry.Resident", null=True, blank=True, on_delete=models.PROTECT, related_name="team_memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="team_memberships")
-    name = models.CharField("姓名", max_length=32)
-    organisation = models.CharField("所在单位", max_length=64, blank=True)
-    role = models.CharField("队内职务", max_length=16, default="队员")
-    joined_on = models.DateField("加入日期", default=timezone.localdate)
-    left_on = models.DateField("退出日期", null=True, blank=True)
+    name = models.CharField(_("姓名"), max_length=32)
+    organisation = models.CharField(_("所在单位"), max_length=64, blank=True)
+    role = models.CharField(_("队内职务"), max_length=16, default="队员")
+    joined_on = models.DateField(_("加入日期"), default=timezone.localdate)
+    left_on = models.DateField(_("退出日期"), null=True, blank=True)
 
     class Meta:
-        verbose_name = "队员"
-        verbose_name_plural = "队员"
+        verbose_name = _("队员")
+        verbose_name_plural = _("队员")
         ordering = ["team_id", "id"]
 
     def __str__(self) -> str:
@@ -81,36 +82,36 @@ class TeamMember(models.Model):
 
 
 class ActivityKind(models.TextChoices):
-    TEAM = "team", "服务队活动"
-    CLASS = "class", "课堂"
-    MEAL = "meal", "就餐"
-    CAMP = "camp", "夏令营"
-    LAW = "law", "普法宣传"
-    GRATITUDE = "gratitude", "感恩教育"
-    TRAINING = "training", "培训宣讲"
-    ART = "art", "文艺排练演出"
-    FESTIVAL = "festival", "节日活动"
-    PATROL = "patrol", "巡逻"
+    TEAM = "team", _("服务队活动")
+    CLASS = "class", _("课堂")
+    MEAL = "meal", _("就餐")
+    CAMP = "camp", _("夏令营")
+    LAW = "law", _("普法宣传")
+    GRATITUDE = "gratitude", _("感恩教育")
+    TRAINING = "training", _("培训宣讲")
+    ART = "art", _("文艺排练演出")
+    FESTIVAL = "festival", _("节日活动")
+    PATROL = "patrol", _("巡逻")
     # 就业技能培训 (能致富) is its own kind: the article's "12场" trainings are the 德治 ones
     # (市民培训, 宣讲会 …), and mixing the two would inflate that figure.
-    SKILL = "skill", "技能培训"
+    SKILL = "skill", _("技能培训")
 
 
 class Activity(models.Model):
-    kind = models.CharField("类型", max_length=12, choices=ActivityKind.choices)
-    title = models.CharField("名称", max_length=128)
-    governance = models.CharField("治理类别", max_length=10, choices=Governance.choices)
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="activities", verbose_name="服务队")
-    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="activities", verbose_name="区域")
+    kind = models.CharField(_("类型"), max_length=12, choices=ActivityKind.choices)
+    title = models.CharField(_("名称"), max_length=128)
+    governance = models.CharField(_("治理类别"), max_length=10, choices=Governance.choices)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="activities", verbose_name=_("服务队"))
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="activities", verbose_name=_("区域"))
     area_path = models.CharField(max_length=255, editable=False)
-    venue = models.CharField("地点", max_length=64, blank=True)
-    starts_at = models.DateTimeField("开始时间")
-    ends_at = models.DateTimeField("结束时间", null=True, blank=True)
-    partner = models.CharField("合作单位", max_length=128, blank=True)
+    venue = models.CharField(_("地点"), max_length=64, blank=True)
+    starts_at = models.DateTimeField(_("开始时间"))
+    ends_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    partner = models.CharField(_("合作单位"), max_length=128, blank=True)
     program = models.ForeignKey("Program", null=True, blank=True, on_delete=models.PROTECT, related_name="sessions",
-                                verbose_name="所属项目")
-    headcount = models.PositiveIntegerField("未记名人数", default=0, help_text="未逐一登记姓名时的清点人数")
-    note = models.TextField("活动内容", blank=True)
+                                verbose_name=_("所属项目"))
+    headcount = models.PositiveIntegerField(_("未记名人数"), default=0, help_text=_("未逐一登记姓名时的清点人数"))
+    note = models.TextField(_("活动内容"), blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -118,8 +119,8 @@ class Activity(models.Model):
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "活动"
-        verbose_name_plural = "活动"
+        verbose_name = _("活动")
+        verbose_name_plural = _("活动")
         ordering = ["-starts_at", "-id"]
         indexes = [
             prefix_index("activity_path"),
@@ -134,23 +135,23 @@ class Activity(models.Model):
 
 class Attendance(models.Model):
     class Role(models.TextChoices):
-        PARTICIPANT = "participant", "参与/服务对象"
-        VOLUNTEER = "volunteer", "志愿者"
-        TUTOR = "tutor", "辅导老师"
-        STAFF = "staff", "工作人员"
+        PARTICIPANT = "participant", _("参与/服务对象")
+        VOLUNTEER = "volunteer", _("志愿者")
+        TUTOR = "tutor", _("辅导老师")
+        STAFF = "staff", _("工作人员")
 
     activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="attendance")
     resident = models.ForeignKey("registry.Resident", null=True, blank=True, on_delete=models.PROTECT, related_name="attendance")
     member = models.ForeignKey(TeamMember, null=True, blank=True, on_delete=models.PROTECT, related_name="attendance")
     enrolment = models.ForeignKey("Enrolment", null=True, blank=True, on_delete=models.PROTECT,
                                   related_name="attendance")
-    name = models.CharField("姓名", max_length=32)
-    role = models.CharField("身份", max_length=12, choices=Role.choices, default=Role.PARTICIPANT)
-    hours = models.DecimalField("服务时长(小时)", max_digits=5, decimal_places=1, default=0)
+    name = models.CharField(_("姓名"), max_length=32)
+    role = models.CharField(_("身份"), max_length=12, choices=Role.choices, default=Role.PARTICIPANT)
+    hours = models.DecimalField(_("服务时长(小时)"), max_digits=5, decimal_places=1, default=0)
 
     class Meta:
-        verbose_name = "签到"
-        verbose_name_plural = "签到"
+        verbose_name = _("签到")
+        verbose_name_plural = _("签到")
         constraints = [
             # A person is marked once per session, whichever list they were picked from.
             models.UniqueConstraint(fields=["activity", "resident"], name="attendance_once_per_resident",
@@ -170,18 +171,18 @@ class CarePairing(models.Model):
     """福家邻里守望: a team member looks after a neighbour (空巢老人, 留守儿童, 残疾人 …) day to day.
     Ended pairings are kept (ended_on) so the history of who looked after whom stays."""
 
-    member = models.ForeignKey(TeamMember, on_delete=models.PROTECT, related_name="cared", verbose_name="守望人")
+    member = models.ForeignKey(TeamMember, on_delete=models.PROTECT, related_name="cared", verbose_name=_("守望人"))
     resident = models.ForeignKey("registry.Resident", on_delete=models.PROTECT, related_name="carers",
-                                 verbose_name="关爱对象")
+                                 verbose_name=_("关爱对象"))
     area_path = models.CharField(max_length=255, editable=False)
-    started_on = models.DateField("结对日期", default=timezone.localdate)
-    ended_on = models.DateField("结束日期", null=True, blank=True)
+    started_on = models.DateField(_("结对日期"), default=timezone.localdate)
+    ended_on = models.DateField(_("结束日期"), null=True, blank=True)
 
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "邻里守望结对"
-        verbose_name_plural = "邻里守望结对"
+        verbose_name = _("邻里守望结对")
+        verbose_name_plural = _("邻里守望结对")
         ordering = ["member_id", "id"]
         indexes = [prefix_index("care_pairing_path"), models.Index(fields=["resident", "ended_on"], name="care_pairing_resident")]
 
@@ -190,10 +191,10 @@ class CarePairing(models.Model):
 
 
 class ProgramKind(models.TextChoices):
-    AFTERSCHOOL = "afterschool", "四点半课堂"
-    CANTEEN = "canteen", "幸福餐厅"
-    CAMP = "camp", "夏令营"
-    CLASS = "class", "其他课堂"
+    AFTERSCHOOL = "afterschool", _("四点半课堂")
+    CANTEEN = "canteen", _("幸福餐厅")
+    CAMP = "camp", _("夏令营")
+    CLASS = "class", _("其他课堂")
 
 
 # The kind of activity a program's sessions are.
@@ -208,29 +209,29 @@ class Program(models.Model):
     Its sessions are ordinary Activities (kind class / meal / camp) linked here, so their 人次
     count through the one attendance mechanism."""
 
-    kind = models.CharField("项目类别", max_length=12, choices=ProgramKind.choices)
-    name = models.CharField("名称", max_length=64)
-    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="programs", verbose_name="所属区域")
+    kind = models.CharField(_("项目类别"), max_length=12, choices=ProgramKind.choices)
+    name = models.CharField(_("名称"), max_length=64)
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="programs", verbose_name=_("所属区域"))
     area_path = models.CharField(max_length=255, editable=False)
-    governance = models.CharField("治理类别", max_length=10, choices=Governance.choices, default=Governance.SELF)
-    venue = models.CharField("地点", max_length=64, blank=True)
-    schedule = models.CharField("时间安排", max_length=64, blank=True, help_text="如:每周五 16:30–18:30")
-    session_time = models.TimeField("默认开始时间", null=True, blank=True)
-    session_minutes = models.PositiveSmallIntegerField("每次时长(分钟)", default=120)
-    partner = models.CharField("合作单位", max_length=128, blank=True)
-    meal_price = models.DecimalField("餐标(元/餐)", max_digits=6, decimal_places=2, default=0,
-                                     help_text="幸福餐厅每餐的标准,用于月度结算")
-    starts_on = models.DateField("开始日期", default=timezone.localdate)
-    ends_on = models.DateField("结束日期", null=True, blank=True)
-    description = models.TextField("简介", blank=True)
-    active = models.BooleanField("进行中", default=True)
+    governance = models.CharField(_("治理类别"), max_length=10, choices=Governance.choices, default=Governance.SELF)
+    venue = models.CharField(_("地点"), max_length=64, blank=True)
+    schedule = models.CharField(_("时间安排"), max_length=64, blank=True, help_text=_("如:每周五 16:30–18:30"))
+    session_time = models.TimeField(_("默认开始时间"), null=True, blank=True)
+    session_minutes = models.PositiveSmallIntegerField(_("每次时长(分钟)"), default=120)
+    partner = models.CharField(_("合作单位"), max_length=128, blank=True)
+    meal_price = models.DecimalField(_("餐标(元/餐)"), max_digits=6, decimal_places=2, default=0,
+                                     help_text=_("幸福餐厅每餐的标准,用于月度结算"))
+    starts_on = models.DateField(_("开始日期"), default=timezone.localdate)
+    ends_on = models.DateField(_("结束日期"), null=True, blank=True)
+    description = models.TextField(_("简介"), blank=True)
+    active = models.BooleanField(_("进行中"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "服务项目"
-        verbose_name_plural = "服务项目"
+        verbose_name = _("服务项目")
+        verbose_name_plural = _("服务项目")
         ordering = ["kind", "-starts_on", "name"]
         constraints = [models.UniqueConstraint(fields=["area", "name"], name="program_unique_name")]
         indexes = [prefix_index("program_path")]
@@ -246,10 +247,10 @@ class Program(models.Model):
 class Funding(models.TextChoices):
     """Who pays a diner's meals at the 幸福餐厅."""
 
-    WELFARE = "welfare", "民政兜底"
-    SUBSIDY = "subsidy", "政府补贴"
-    CHARITY = "charity", "爱心捐助"
-    SELF = "self", "个人自付"
+    WELFARE = "welfare", _("民政兜底")
+    SUBSIDY = "subsidy", _("政府补贴")
+    CHARITY = "charity", _("爱心捐助")
+    SELF = "self", _("个人自付")
 
 
 class Enrolment(models.Model):
@@ -258,24 +259,24 @@ class Enrolment(models.Model):
     enrolments are kept (to_on) so a session's roll call shows who was enrolled on its day."""
 
     class Role(models.TextChoices):
-        LEARNER = "learner", "学员"
-        DINER = "diner", "就餐者"
-        CAMPER = "camper", "营员"
-        TEACHER = "teacher", "老师"
-        VOLUNTEER = "volunteer", "志愿者"
+        LEARNER = "learner", _("学员")
+        DINER = "diner", _("就餐者")
+        CAMPER = "camper", _("营员")
+        TEACHER = "teacher", _("老师")
+        VOLUNTEER = "volunteer", _("志愿者")
 
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="enrolments", verbose_name="项目")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="enrolments", verbose_name=_("项目"))
     resident = models.ForeignKey("registry.Resident", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="enrolments", verbose_name="居民")
+                                 related_name="enrolments", verbose_name=_("居民"))
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="enrolments", verbose_name="工作人员账号")
-    name = models.CharField("姓名", max_length=32)
-    role = models.CharField("身份", max_length=12, choices=Role.choices)
-    organisation = models.CharField("所在单位", max_length=64, blank=True)
-    funding = models.CharField("经费类别", max_length=10, choices=Funding.choices, blank=True)
-    from_on = models.DateField("加入日期", default=timezone.localdate)
-    to_on = models.DateField("退出日期", null=True, blank=True)
-    note = models.CharField("备注", max_length=128, blank=True)
+                             related_name="enrolments", verbose_name=_("工作人员账号"))
+    name = models.CharField(_("姓名"), max_length=32)
+    role = models.CharField(_("身份"), max_length=12, choices=Role.choices)
+    organisation = models.CharField(_("所在单位"), max_length=64, blank=True)
+    funding = models.CharField(_("经费类别"), max_length=10, choices=Funding.choices, blank=True)
+    from_on = models.DateField(_("加入日期"), default=timezone.localdate)
+    to_on = models.DateField(_("退出日期"), null=True, blank=True)
+    note = models.CharField(_("备注"), max_length=128, blank=True)
     area_path = models.CharField(max_length=255, editable=False)
 
     objects = ScopedQuerySet.as_manager()
@@ -284,8 +285,8 @@ class Enrolment(models.Model):
     TAKING_PART = (Role.LEARNER, Role.DINER, Role.CAMPER)
 
     class Meta:
-        verbose_name = "项目名单"
-        verbose_name_plural = "项目名单"
+        verbose_name = _("项目名单")
+        verbose_name_plural = _("项目名单")
         ordering = ["program_id", "from_on", "id"]
         constraints = [
             # One open enrolment per resident and program (a re-enrolment follows an ended one).

@@ -987,7 +987,7 @@ def _health_alarm_open(device: Device, kind: str, now: dt.datetime, note: str) -
     try:
         with alarm_txn():
             return _open(device, kind=kind, now=now, pressed_at=None, actor_name=SYSTEM,
-                         label=AlarmKind(kind).label, note=note)
+                         label=str(AlarmKind(kind).label), note=note)
     except IntegrityError:
         return None
 

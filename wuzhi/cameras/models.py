@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from wuzhi.core.models import Area, prefix_index
 from wuzhi.core.roles import Role
@@ -29,32 +30,32 @@ CONSENT_ROLES = (Role.DUTY, Role.POLICE, Role.GRID_WORKER, Role.SECRETARY, Role.
 
 
 class PublicAreaKind(models.TextChoices):
-    ENTRANCE = "entrance", "出入口"
-    SQUARE = "square", "广场"
-    PARKING = "parking", "停车场"
-    CORRIDOR = "corridor", "楼道"
-    ELEVATOR = "elevator", "电梯"
-    ROAD = "road", "道路"
-    FACILITY = "facility", "公共设施"
-    OTHER = "other", "其他"
+    ENTRANCE = "entrance", _("出入口")
+    SQUARE = "square", _("广场")
+    PARKING = "parking", _("停车场")
+    CORRIDOR = "corridor", _("楼道")
+    ELEVATOR = "elevator", _("电梯")
+    ROAD = "road", _("道路")
+    FACILITY = "facility", _("公共设施")
+    OTHER = "other", _("其他")
 
 
 class PublicArea(models.Model):
     """A place every resident may walk, which the community means to have watched."""
 
-    kind = models.CharField("类型", max_length=10, choices=PublicAreaKind.choices)
-    name = models.CharField("名称", max_length=48)
-    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="public_areas", verbose_name="所在区域")
+    kind = models.CharField(_("类型"), max_length=10, choices=PublicAreaKind.choices)
+    name = models.CharField(_("名称"), max_length=48)
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="public_areas", verbose_name=_("所在区域"))
     area_path = models.CharField(max_length=255, editable=False)
-    note = models.CharField("说明", max_length=120, blank=True)
-    active = models.BooleanField("启用", default=True)
+    note = models.CharField(_("说明"), max_length=120, blank=True)
+    active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "公共区域"
-        verbose_name_plural = "公共区域"
+        verbose_name = _("公共区域")
+        verbose_name_plural = _("公共区域")
         ordering = ["area_path", "kind", "name"]
         indexes = [prefix_index("cam_publicarea_path")]
         constraints = [models.UniqueConstraint(fields=["area", "name"], name="cam_publicarea_unique_name")]
@@ -64,8 +65,8 @@ class PublicArea(models.Model):
 
 
 class CameraKind(models.TextChoices):
-    PUBLIC = "public", "公共区域探头"
-    HOUSEHOLD = "household", "居民自有探头"
+    PUBLIC = "public", _("公共区域探头")
+    HOUSEHOLD = "household", _("居民自有探头")
 
 
 def mask_stream(url: str) -> str:
@@ -75,22 +76,22 @@ def mask_stream(url: str) -> str:
 
 
 class Camera(models.Model):
-    number = models.CharField("编号", max_length=24, unique=True)
-    kind = models.CharField("类型", max_length=10, choices=CameraKind.choices)
-    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="cameras", verbose_name="所在区域")
+    number = models.CharField(_("编号"), max_length=24, unique=True)
+    kind = models.CharField(_("类型"), max_length=10, choices=CameraKind.choices)
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="cameras", verbose_name=_("所在区域"))
     area_path = models.CharField(max_length=255, editable=False)
-    location = models.CharField("安装位置", max_length=80, help_text="如:东大门门岗上方,朝向小区内")
+    location = models.CharField(_("安装位置"), max_length=80, help_text=_("如:东大门门岗上方,朝向小区内"))
     household = models.ForeignKey("registry.Household", null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="cameras", verbose_name="所属户")
-    vendor = models.CharField("品牌", max_length=32, blank=True)
-    model = models.CharField("型号", max_length=32, blank=True)
+                                  related_name="cameras", verbose_name=_("所属户"))
+    vendor = models.CharField(_("品牌"), max_length=32, blank=True)
+    model = models.CharField(_("型号"), max_length=32, blank=True)
     # Ciphertext (core.crypto) of the RTSP/HTTP address; the clear address is never stored.
     stream_enc = models.TextField(blank=True, editable=False)
-    stream_masked = models.CharField("视频流地址", max_length=16, blank=True, editable=False)
-    public_areas = models.ManyToManyField(PublicArea, blank=True, related_name="cameras", verbose_name="覆盖的公共区域")
-    installed_on = models.DateField("安装日期", null=True, blank=True)
-    active = models.BooleanField("在用", default=True)
-    note = models.CharField("备注", max_length=120, blank=True)
+    stream_masked = models.CharField(_("视频流地址"), max_length=16, blank=True, editable=False)
+    public_areas = models.ManyToManyField(PublicArea, blank=True, related_name="cameras", verbose_name=_("覆盖的公共区域"))
+    installed_on = models.DateField(_("安装日期"), null=True, blank=True)
+    active = models.BooleanField(_("在用"), default=True)
+    note = models.CharField(_("备注"), max_length=120, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     version = models.PositiveIntegerField(default=1)
@@ -101,8 +102,8 @@ class Camera(models.Model):
     audit_m2m = ("public_areas",)
 
     class Meta:
-        verbose_name = "探头"
-        verbose_name_plural = "探头"
+        verbose_name = _("探头")
+        verbose_name_plural = _("探头")
         ordering = ["area_path", "number"]
         indexes = [prefix_index("cam_camera_path")]
         constraints = [
@@ -128,29 +129,29 @@ class Consent(models.Model):
     """A household's agreement to share its camera: for what, with whom, from when to when. A
     withdrawal ends it at once; the record stays, so who could look when is always known."""
 
-    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="consents", verbose_name="探头")
+    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="consents", verbose_name=_("探头"))
     household = models.ForeignKey("registry.Household", on_delete=models.PROTECT, related_name="camera_consents",
-                                  verbose_name="授权户")
+                                  verbose_name=_("授权户"))
     area_path = models.CharField(max_length=255, editable=False)
-    signed_by = models.CharField("签字人", max_length=32)
-    purpose = models.CharField("共享用途", max_length=120)
-    viewer_roles = models.JSONField("可查看的角色", default=list)
-    starts_on = models.DateField("开始日期", default=timezone.localdate)
-    ends_on = models.DateField("截止日期", null=True, blank=True)
-    principles = models.JSONField("已告知的原则", default=list)
+    signed_by = models.CharField(_("签字人"), max_length=32)
+    purpose = models.CharField(_("共享用途"), max_length=120)
+    viewer_roles = models.JSONField(_("可查看的角色"), default=list)
+    starts_on = models.DateField(_("开始日期"), default=timezone.localdate)
+    ends_on = models.DateField(_("截止日期"), null=True, blank=True)
+    principles = models.JSONField(_("已告知的原则"), default=list)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+", verbose_name="登记人")
-    recorded_at = models.DateTimeField("登记时间", default=timezone.now)
-    withdrawn_at = models.DateTimeField("撤回时间", null=True, blank=True)
+                                    related_name="+", verbose_name=_("登记人"))
+    recorded_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+    withdrawn_at = models.DateTimeField(_("撤回时间"), null=True, blank=True)
     withdrawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+", verbose_name="撤回登记人")
-    withdraw_reason = models.CharField("撤回原因", max_length=120, blank=True)
+                                     related_name="+", verbose_name=_("撤回登记人"))
+    withdraw_reason = models.CharField(_("撤回原因"), max_length=120, blank=True)
 
     objects = ConsentQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "探头共享授权"
-        verbose_name_plural = "探头共享授权"
+        verbose_name = _("探头共享授权")
+        verbose_name_plural = _("探头共享授权")
         ordering = ["-recorded_at", "-id"]
         indexes = [models.Index(fields=["camera", "withdrawn_at"])]
 

@@ -12,18 +12,19 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from wuzhi.core.models import prefix_index
 from wuzhi.core.scoping import ScopedQuerySet
 
 
 class Status(models.TextChoices):
-    EMPLOYED = "employed", "就业"
-    FLEXIBLE = "flexible", "灵活就业"
-    UNEMPLOYED = "unemployed", "失业/待业"
-    CARING = "caring", "照料家庭"
-    STUDENT = "student", "在校学生"
-    UNABLE = "unable", "无劳动能力"
+    EMPLOYED = "employed", _("就业")
+    FLEXIBLE = "flexible", _("灵活就业")
+    UNEMPLOYED = "unemployed", _("失业/待业")
+    CARING = "caring", _("照料家庭")
+    STUDENT = "student", _("在校学生")
+    UNABLE = "unable", _("无劳动能力")
 
 
 # The employment rate: employed / working-age residents able to work (students and those
@@ -36,13 +37,13 @@ WORKING_AGE = (16, 59)
 
 class Profile(models.Model):
     resident = models.OneToOneField("registry.Resident", on_delete=models.PROTECT, related_name="employment_profile",
-                                    verbose_name="居民")
+                                    verbose_name=_("居民"))
     area_path = models.CharField(max_length=255, editable=False)
-    status = models.CharField("就业状态", max_length=12, choices=Status.choices)
-    skills = models.CharField("技能特长", max_length=200, blank=True, help_text="多项用顿号分隔,如:电焊、驾驶")
-    wish = models.CharField("就业意愿", max_length=100, blank=True, help_text="想做的工作、希望的地点")
-    note = models.TextField("备注", blank=True)
-    updated_at = models.DateTimeField("更新时间", default=timezone.now)
+    status = models.CharField(_("就业状态"), max_length=12, choices=Status.choices)
+    skills = models.CharField(_("技能特长"), max_length=200, blank=True, help_text=_("多项用顿号分隔,如:电焊、驾驶"))
+    wish = models.CharField(_("就业意愿"), max_length=100, blank=True, help_text=_("想做的工作、希望的地点"))
+    note = models.TextField(_("备注"), blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), default=timezone.now)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     version = models.PositiveIntegerField(default=1)
@@ -50,8 +51,8 @@ class Profile(models.Model):
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "就业情况"
-        verbose_name_plural = "就业情况"
+        verbose_name = _("就业情况")
+        verbose_name_plural = _("就业情况")
         indexes = [prefix_index("employment_profile_path"), models.Index(fields=["status"], name="employment_status")]
 
     def __str__(self) -> str:
@@ -64,18 +65,18 @@ class Profile(models.Model):
 
 class Certificate(models.Model):
     resident = models.ForeignKey("registry.Resident", on_delete=models.PROTECT, related_name="certificates",
-                                 verbose_name="居民")
+                                 verbose_name=_("居民"))
     area_path = models.CharField(max_length=255, editable=False)
-    name = models.CharField("证书名称", max_length=64, help_text="如:焊工职业资格证、C1驾驶证")
-    level = models.CharField("等级", max_length=16, blank=True)
-    issuer = models.CharField("发证机关", max_length=64, blank=True)
-    issued_on = models.DateField("发证日期", null=True, blank=True)
+    name = models.CharField(_("证书名称"), max_length=64, help_text=_("如:焊工职业资格证、C1驾驶证"))
+    level = models.CharField(_("等级"), max_length=16, blank=True)
+    issuer = models.CharField(_("发证机关"), max_length=64, blank=True)
+    issued_on = models.DateField(_("发证日期"), null=True, blank=True)
 
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "技能证书"
-        verbose_name_plural = "技能证书"
+        verbose_name = _("技能证书")
+        verbose_name_plural = _("技能证书")
         ordering = ["resident_id", "-issued_on", "id"]
         indexes = [prefix_index("employment_cert_path")]
 
@@ -84,29 +85,29 @@ class Certificate(models.Model):
 
 
 class PlacementKind(models.TextChoices):
-    WORKSHOP = "workshop", "本地帮扶车间"
-    LOCAL = "local", "本地企业"
-    MIGRANT = "migrant", "外出务工"
-    PUBLIC_POST = "public_post", "公益性岗位"
-    SELF = "self", "自主创业"
-    FLEXIBLE = "flexible", "灵活就业"
+    WORKSHOP = "workshop", _("本地帮扶车间")
+    LOCAL = "local", _("本地企业")
+    MIGRANT = "migrant", _("外出务工")
+    PUBLIC_POST = "public_post", _("公益性岗位")
+    SELF = "self", _("自主创业")
+    FLEXIBLE = "flexible", _("灵活就业")
 
 
 class Placement(models.Model):
     """A job found (or helped to find): where, with whom, from when to when."""
 
     resident = models.ForeignKey("registry.Resident", on_delete=models.PROTECT, related_name="placements",
-                                 verbose_name="居民")
+                                 verbose_name=_("居民"))
     area_path = models.CharField(max_length=255, editable=False)
-    kind = models.CharField("就业方式", max_length=12, choices=PlacementKind.choices)
-    employer = models.CharField("用工单位", max_length=64, blank=True, help_text="帮扶车间、企业或创业项目名称")
-    post = models.CharField("岗位", max_length=32, blank=True)
-    province = models.CharField("务工省份", max_length=16, blank=True)
-    city = models.CharField("务工城市", max_length=16, blank=True)
-    monthly_income = models.PositiveIntegerField("月收入(元)", null=True, blank=True)
-    started_on = models.DateField("上岗日期")
-    ended_on = models.DateField("离岗日期", null=True, blank=True)
-    end_reason = models.CharField("离岗原因", max_length=64, blank=True)
+    kind = models.CharField(_("就业方式"), max_length=12, choices=PlacementKind.choices)
+    employer = models.CharField(_("用工单位"), max_length=64, blank=True, help_text=_("帮扶车间、企业或创业项目名称"))
+    post = models.CharField(_("岗位"), max_length=32, blank=True)
+    province = models.CharField(_("务工省份"), max_length=16, blank=True)
+    city = models.CharField(_("务工城市"), max_length=16, blank=True)
+    monthly_income = models.PositiveIntegerField(_("月收入(元)"), null=True, blank=True)
+    started_on = models.DateField(_("上岗日期"))
+    ended_on = models.DateField(_("离岗日期"), null=True, blank=True)
+    end_reason = models.CharField(_("离岗原因"), max_length=64, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -114,8 +115,8 @@ class Placement(models.Model):
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "就业安置"
-        verbose_name_plural = "就业安置"
+        verbose_name = _("就业安置")
+        verbose_name_plural = _("就业安置")
         ordering = ["-started_on", "-id"]
         indexes = [prefix_index("employment_placement_path"),
                    models.Index(fields=["kind", "ended_on"], name="employment_placement_kind")]
@@ -140,29 +141,29 @@ class Contact(models.Model):
     """A follow-up by the 就业创业服务队 (or the grid worker): one row of the resident's timeline."""
 
     class Method(models.TextChoices):
-        HOME = "home", "入户走访"
-        PHONE = "phone", "电话"
-        WECHAT = "wechat", "微信"
-        VISIT = "visit", "来访"
+        HOME = "home", _("入户走访")
+        PHONE = "phone", _("电话")
+        WECHAT = "wechat", _("微信")
+        VISIT = "visit", _("来访")
 
     resident = models.ForeignKey("registry.Resident", on_delete=models.PROTECT, related_name="employment_contacts",
-                                 verbose_name="居民")
+                                 verbose_name=_("居民"))
     area_path = models.CharField(max_length=255, editable=False)
-    at = models.DateTimeField("联系时间", default=timezone.now)
-    method = models.CharField("方式", max_length=8, choices=Method.choices, default=Method.PHONE)
+    at = models.DateTimeField(_("联系时间"), default=timezone.now)
+    method = models.CharField(_("方式"), max_length=8, choices=Method.choices, default=Method.PHONE)
     team = models.ForeignKey("activities.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                             verbose_name="服务队")
+                             verbose_name=_("服务队"))
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+")
-    actor_name = models.CharField("联系人", max_length=32)
-    content = models.TextField("情况")
-    next_step = models.CharField("下一步", max_length=100, blank=True)
+    actor_name = models.CharField(_("联系人"), max_length=32)
+    content = models.TextField(_("情况"))
+    next_step = models.CharField(_("下一步"), max_length=100, blank=True)
 
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "就业回访"
-        verbose_name_plural = "就业回访"
+        verbose_name = _("就业回访")
+        verbose_name_plural = _("就业回访")
         ordering = ["-at", "-id"]
         indexes = [prefix_index("employment_contact_path"),
                    models.Index(fields=["resident", "at"], name="employment_contact_res")]

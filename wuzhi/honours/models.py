@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from wuzhi.core import crypto
 from wuzhi.core.models import Area, prefix_index
@@ -24,29 +25,29 @@ from wuzhi.core.validators import mask_phone
 
 
 class Subject(models.TextChoices):
-    HOUSEHOLD = "household", "家庭(户)"
-    PERSON = "person", "个人"
-    BUILDING = "building", "楼栋"
+    HOUSEHOLD = "household", _("家庭(户)")
+    PERSON = "person", _("个人")
+    BUILDING = "building", _("楼栋")
 
 
 class Category(models.Model):
     """One honour (文明卫生示范户, 身边好人 …): whom it honours and how nominations are scored."""
 
-    name = models.CharField("评选类别", max_length=32, unique=True)
-    subject = models.CharField("表彰对象", max_length=10, choices=Subject.choices)
+    name = models.CharField(_("评选类别"), max_length=32, unique=True)
+    subject = models.CharField(_("表彰对象"), max_length=10, choices=Subject.choices)
     # [{"name": "室内整洁", "max": 20}, ...]: the scoring sheet, one row per criterion.
-    criteria = models.JSONField("评分细则", default=list, blank=True)
-    pass_score = models.DecimalField("入选分数线", max_digits=5, decimal_places=1, default=Decimal("80"),
-                                     help_text="评分表平均总分达到此分数方可入选")
-    needs_vote = models.BooleanField("需道德评议会表决", default=True,
-                                     help_text="勾选后须经评议会表决,赞成票过半方可入选")
-    description = models.CharField("评选标准", max_length=200, blank=True)
-    sort = models.IntegerField("排序", default=0)
-    active = models.BooleanField("启用", default=True)
+    criteria = models.JSONField(_("评分细则"), default=list, blank=True)
+    pass_score = models.DecimalField(_("入选分数线"), max_digits=5, decimal_places=1, default=Decimal("80"),
+                                     help_text=_("评分表平均总分达到此分数方可入选"))
+    needs_vote = models.BooleanField(_("需道德评议会表决"), default=True,
+                                     help_text=_("勾选后须经评议会表决,赞成票过半方可入选"))
+    description = models.CharField(_("评选标准"), max_length=200, blank=True)
+    sort = models.IntegerField(_("排序"), default=0)
+    active = models.BooleanField(_("启用"), default=True)
 
     class Meta:
-        verbose_name = "评选类别"
-        verbose_name_plural = "评选类别"
+        verbose_name = _("评选类别")
+        verbose_name_plural = _("评选类别")
         ordering = ["sort", "id"]
 
     def __str__(self) -> str:
@@ -73,27 +74,27 @@ class Category(models.Model):
 
 
 class RoundState(models.TextChoices):
-    NOMINATING = "nominating", "提名"
-    EVALUATING = "evaluating", "评议"
-    NOTICE = "notice", "公示"
-    PUBLISHED = "published", "已发布"
-    ARCHIVED = "archived", "已归档"
+    NOMINATING = "nominating", _("提名")
+    EVALUATING = "evaluating", _("评议")
+    NOTICE = "notice", _("公示")
+    PUBLISHED = "published", _("已发布")
+    ARCHIVED = "archived", _("已归档")
 
 
 class Round(models.Model):
     """评选轮次: one community, one quarter."""
 
-    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="honour_rounds", verbose_name="社区")
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="honour_rounds", verbose_name=_("社区"))
     area_path = models.CharField(max_length=255, editable=False)
-    year = models.PositiveSmallIntegerField("年度")
-    quarter = models.PositiveSmallIntegerField("季度", choices=[(1, "第一季度"), (2, "第二季度"), (3, "第三季度"),
-                                                             (4, "第四季度")])
-    title = models.CharField("名称", max_length=64)
-    state = models.CharField("状态", max_length=12, choices=RoundState.choices, default=RoundState.NOMINATING)
-    notice_days = models.PositiveSmallIntegerField("公示天数", default=7)
-    notice_starts_at = models.DateTimeField("公示开始", null=True, blank=True)
-    notice_ends_at = models.DateTimeField("公示截止", null=True, blank=True)
-    published_at = models.DateTimeField("发布时间", null=True, blank=True)
+    year = models.PositiveSmallIntegerField(_("年度"))
+    quarter = models.PositiveSmallIntegerField(_("季度"), choices=[(1, _("第一季度")), (2, _("第二季度")), (3, _("第三季度")),
+                                                             (4, _("第四季度"))])
+    title = models.CharField(_("名称"), max_length=64)
+    state = models.CharField(_("状态"), max_length=12, choices=RoundState.choices, default=RoundState.NOMINATING)
+    notice_days = models.PositiveSmallIntegerField(_("公示天数"), default=7)
+    notice_starts_at = models.DateTimeField(_("公示开始"), null=True, blank=True)
+    notice_ends_at = models.DateTimeField(_("公示截止"), null=True, blank=True)
+    published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -102,8 +103,8 @@ class Round(models.Model):
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "评选轮次"
-        verbose_name_plural = "评选轮次"
+        verbose_name = _("评选轮次")
+        verbose_name_plural = _("评选轮次")
         ordering = ["-year", "-quarter", "-id"]
         constraints = [models.UniqueConstraint(fields=["area", "year", "quarter"], name="honour_round_quarter")]
         indexes = [prefix_index("honour_round_path")]
@@ -121,23 +122,23 @@ class RoundEvent(models.Model):
     answer happen inside the 公示 state)."""
 
     class Kind(models.TextChoices):
-        TRANSITION = "transition", "流转"
-        NOTE = "note", "记录"
+        TRANSITION = "transition", _("流转")
+        NOTE = "note", _("记录")
 
     round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.TRANSITION)
-    from_state = models.CharField("原状态", max_length=12, choices=RoundState.choices, blank=True)
-    to_state = models.CharField("新状态", max_length=12, choices=RoundState.choices)
-    label = models.CharField("操作", max_length=16)
+    from_state = models.CharField(_("原状态"), max_length=12, choices=RoundState.choices, blank=True)
+    to_state = models.CharField(_("新状态"), max_length=12, choices=RoundState.choices)
+    label = models.CharField(_("操作"), max_length=16)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+")
-    actor_name = models.CharField("操作人", max_length=32, blank=True)
+    actor_name = models.CharField(_("操作人"), max_length=32, blank=True)
     at = models.DateTimeField(default=timezone.now)
-    note = models.TextField("说明", blank=True)
+    note = models.TextField(_("说明"), blank=True)
 
     class Meta:
-        verbose_name = "评选记录"
-        verbose_name_plural = "评选记录"
+        verbose_name = _("评选记录")
+        verbose_name_plural = _("评选记录")
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
@@ -145,16 +146,16 @@ class RoundEvent(models.Model):
 
 
 class NominatorKind(models.TextChoices):
-    GRID_WORKER = "grid_worker", "网格员推荐"
-    BUILDING_HEAD = "building_head", "楼长推荐"
-    RESIDENT = "resident", "居民推荐"
-    COMMITTEE = "committee", "社区推荐"
+    GRID_WORKER = "grid_worker", _("网格员推荐")
+    BUILDING_HEAD = "building_head", _("楼长推荐")
+    RESIDENT = "resident", _("居民推荐")
+    COMMITTEE = "committee", _("社区推荐")
 
 
 class Result(models.TextChoices):
-    PENDING = "pending", "待评议"
-    SELECTED = "selected", "入选"
-    NOT_SELECTED = "not_selected", "未入选"
+    PENDING = "pending", _("待评议")
+    SELECTED = "selected", _("入选")
+    NOT_SELECTED = "not_selected", _("未入选")
 
 
 class Nomination(models.Model):
@@ -162,39 +163,39 @@ class Nomination(models.Model):
     the nominee in words (`nominee_text`); a grid worker links it to the household, person or
     building before evaluation."""
 
-    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="nominations", verbose_name="轮次")
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="nominations", verbose_name=_("轮次"))
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="nominations",
-                                 verbose_name="评选类别")
+                                 verbose_name=_("评选类别"))
     household = models.ForeignKey("registry.Household", null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="honour_nominations", verbose_name="户")
+                                  related_name="honour_nominations", verbose_name=_("户"))
     resident = models.ForeignKey("registry.Resident", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="honour_nominations", verbose_name="个人")
+                                 related_name="honour_nominations", verbose_name=_("个人"))
     building = models.ForeignKey(Area, null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="honour_nominations", verbose_name="楼栋")
-    nominee_text = models.CharField("被推荐对象(居民填写)", max_length=64, blank=True)
+                                 related_name="honour_nominations", verbose_name=_("楼栋"))
+    nominee_text = models.CharField(_("被推荐对象(居民填写)"), max_length=64, blank=True)
     # Where the nominee lives (a unit or a building); the round's community for unlinked ones.
-    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+", verbose_name="所在区域")
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+", verbose_name=_("所在区域"))
     area_path = models.CharField(max_length=255, editable=False)
     # The public label, fixed when the subject is linked: "3栋2单元 张*家庭". No full name, no
     # number, so the 公示 and the 光荣榜 never need to read personal data.
-    public_label = models.CharField("公示名称", max_length=64, blank=True)
-    reason = models.TextField("推荐理由")
-    nominator_kind = models.CharField("推荐方式", max_length=16, choices=NominatorKind.choices)
+    public_label = models.CharField(_("公示名称"), max_length=64, blank=True)
+    reason = models.TextField(_("推荐理由"))
+    nominator_kind = models.CharField(_("推荐方式"), max_length=16, choices=NominatorKind.choices)
     nominator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                  related_name="+", verbose_name="推荐人")
-    nominator_name = models.CharField("推荐人", max_length=32)
+                                  related_name="+", verbose_name=_("推荐人"))
+    nominator_name = models.CharField(_("推荐人"), max_length=32)
     nominator_phone_enc = models.TextField(blank=True, editable=False)
-    nominator_phone_masked = models.CharField("推荐人电话", max_length=16, blank=True, editable=False)
-    result = models.CharField("评选结果", max_length=14, choices=Result.choices, default=Result.PENDING)
-    score_avg = models.DecimalField("平均得分", max_digits=5, decimal_places=1, null=True, blank=True)
-    created_at = models.DateTimeField("推荐时间", default=timezone.now)
+    nominator_phone_masked = models.CharField(_("推荐人电话"), max_length=16, blank=True, editable=False)
+    result = models.CharField(_("评选结果"), max_length=14, choices=Result.choices, default=Result.PENDING)
+    score_avg = models.DecimalField(_("平均得分"), max_digits=5, decimal_places=1, null=True, blank=True)
+    created_at = models.DateTimeField(_("推荐时间"), default=timezone.now)
     version = models.PositiveIntegerField(default=1)
 
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "提名"
-        verbose_name_plural = "提名"
+        verbose_name = _("提名")
+        verbose_name_plural = _("提名")
         ordering = ["round_id", "category__sort", "id"]
         indexes = [
             prefix_index("honour_nomination_path"),
@@ -219,14 +220,14 @@ class Score(models.Model):
     nomination = models.ForeignKey(Nomination, on_delete=models.CASCADE, related_name="scores")
     evaluator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+")
-    evaluator_name = models.CharField("评分人", max_length=32)
-    points = models.JSONField("各项得分", default=dict)
-    total = models.DecimalField("总分", max_digits=5, decimal_places=1)
+    evaluator_name = models.CharField(_("评分人"), max_length=32)
+    points = models.JSONField(_("各项得分"), default=dict)
+    total = models.DecimalField(_("总分"), max_digits=5, decimal_places=1)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        verbose_name = "评分"
-        verbose_name_plural = "评分"
+        verbose_name = _("评分")
+        verbose_name_plural = _("评分")
         ordering = ["nomination_id", "id"]
         constraints = [models.UniqueConstraint(fields=["nomination", "evaluator_name"], name="honour_score_once")]
 
@@ -237,16 +238,16 @@ class Score(models.Model):
 class Council(models.Model):
     """道德评议会: the community's moral review body (elders, party members, residents' reps)."""
 
-    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+", verbose_name="社区")
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+", verbose_name=_("社区"))
     area_path = models.CharField(max_length=255, editable=False)
-    name = models.CharField("名称", max_length=32, default="道德评议会")
-    members = models.JSONField("成员", default=list, help_text="[{name, role}]")
+    name = models.CharField(_("名称"), max_length=32, default="道德评议会")
+    members = models.JSONField(_("成员"), default=list, help_text="[{name, role}]")
 
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "道德评议会"
-        verbose_name_plural = "道德评议会"
+        verbose_name = _("道德评议会")
+        verbose_name_plural = _("道德评议会")
 
     def __str__(self) -> str:
         return self.name
@@ -257,15 +258,15 @@ class CouncilVote(models.Model):
 
     nomination = models.OneToOneField(Nomination, on_delete=models.CASCADE, related_name="vote")
     council = models.ForeignKey(Council, on_delete=models.PROTECT, related_name="votes")
-    votes_for = models.PositiveSmallIntegerField("赞成")
-    votes_against = models.PositiveSmallIntegerField("反对")
-    abstain = models.PositiveSmallIntegerField("弃权")
-    at = models.DateTimeField("表决时间", default=timezone.now)
-    note = models.CharField("备注", max_length=200, blank=True)
+    votes_for = models.PositiveSmallIntegerField(_("赞成"))
+    votes_against = models.PositiveSmallIntegerField(_("反对"))
+    abstain = models.PositiveSmallIntegerField(_("弃权"))
+    at = models.DateTimeField(_("表决时间"), default=timezone.now)
+    note = models.CharField(_("备注"), max_length=200, blank=True)
 
     class Meta:
-        verbose_name = "评议会表决"
-        verbose_name_plural = "评议会表决"
+        verbose_name = _("评议会表决")
+        verbose_name_plural = _("评议会表决")
 
     def __str__(self) -> str:
         return f"{self.votes_for}/{self.votes_against}/{self.abstain}"
@@ -285,21 +286,21 @@ class Objection(models.Model):
 
     round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="objections")
     nomination = models.ForeignKey(Nomination, null=True, blank=True, on_delete=models.CASCADE,
-                                   related_name="objections", verbose_name="针对")
-    objector_name = models.CharField("异议人", max_length=32, blank=True)
+                                   related_name="objections", verbose_name=_("针对"))
+    objector_name = models.CharField(_("异议人"), max_length=32, blank=True)
     phone_enc = models.TextField(blank=True, editable=False)
-    phone_masked = models.CharField("联系电话", max_length=16, blank=True, editable=False)
-    content = models.TextField("异议内容")
-    at = models.DateTimeField("提出时间", default=timezone.now)
-    answer = models.TextField("答复", blank=True)
-    upheld = models.BooleanField("异议成立", default=False)
-    answered_at = models.DateTimeField("答复时间", null=True, blank=True)
+    phone_masked = models.CharField(_("联系电话"), max_length=16, blank=True, editable=False)
+    content = models.TextField(_("异议内容"))
+    at = models.DateTimeField(_("提出时间"), default=timezone.now)
+    answer = models.TextField(_("答复"), blank=True)
+    upheld = models.BooleanField(_("异议成立"), default=False)
+    answered_at = models.DateTimeField(_("答复时间"), null=True, blank=True)
     answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
 
     class Meta:
-        verbose_name = "公示异议"
-        verbose_name_plural = "公示异议"
+        verbose_name = _("公示异议")
+        verbose_name_plural = _("公示异议")
         ordering = ["at", "id"]
 
     def __str__(self) -> str:

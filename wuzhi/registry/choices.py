@@ -1,6 +1,7 @@
 """Code lists used by the registry, in the words community workers use on their forms."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 ETHNICITIES = [
     "汉族", "蒙古族", "回族", "藏族", "维吾尔族", "苗族", "彝族", "壮族", "布依族", "朝鲜族", "满族", "侗族",
@@ -14,8 +15,8 @@ Ethnicity = models.TextChoices("Ethnicity", [(e, e) for e in ETHNICITIES])  # ty
 
 
 class Sex(models.TextChoices):
-    MALE = "M", "男"
-    FEMALE = "F", "女"
+    MALE = "M", _("男")
+    FEMALE = "F", _("女")
 
 
 class Relation(models.TextChoices):

@@ -199,8 +199,8 @@ def build(scope: Scope, children: list[Area]) -> bytes:
         return v
 
     headers = [_("区域代码"), _("区域")]
-    for _g, label in govs:
-        headers += [f"{label}{_('场次')}", f"{label}{_('人次')}"]
+    for _g, gov_label in govs:
+        headers += [f"{gov_label}{_('场次')}", f"{gov_label}{_('人次')}"]
     headers += [_("合计场次"), _("合计人次")]
     _sheet(wb, _("活动人次"), headers, _rows(children, area, a, [f"{p}_{g}" for g, _l in govs for p in ("n", "h", "p")],
                                             activity_cells))
