@@ -280,3 +280,13 @@ def test_elapsed_is_ticking_from_the_commit_time(client, staff, device):
     client.force_login(staff.duty)
     page = client.get(reverse("alarms:console")).content.decode()
     assert f'data-since="{alarm.opened_at.isoformat()}"' in page
+
+
+def test_what_is_saved_stays_chinese_when_the_officer_reads_english(staff, device):
+    from django.utils import translation
+
+    alarm = press(device)
+    with translation.override("en"):
+        services.resolve(actor=staff.duty, alarm=alarm, resolution="false_press", note="老人按错了")
+    last = AlarmEvent.objects.filter(alarm=alarm).order_by("at", "id").last()
+    assert last.note == "误按:老人按错了"

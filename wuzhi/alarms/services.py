@@ -17,10 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from wuzhi.core import audit, crypto
 from wuzhi.core.errors import ConcurrentEdit, NotAllowed
@@ -347,7 +348,7 @@ def chain_snapshot(device: Device, *, chain: Chain | None = None, kind: str = Al
     if kind != AlarmKind.PRESS:
         holders = _role_holders([Role.GRID_WORKER], device.area_path)
         phones = _staff_phones(u.pk for u in holders.get(Role.GRID_WORKER, []))
-        workers = [_user_target(u, Role.GRID_WORKER.label, phones, sms=False) for u in holders.get(Role.GRID_WORKER, [])]
+        workers = [_user_target(u, _zh(Role.GRID_WORKER.label), phones, sms=False) for u in holders.get(Role.GRID_WORKER, [])]
         return {"chain_id": None, "name": "设备状态提醒", "onsite_seconds": 0, "repeat_seconds": 0,
                 "steps": [{"order": 1, "wait": 0, "targets": workers or [dict(DUTY_TARGET)]}]}
     cache_key = (device.chain_id, device.area_path)
@@ -406,7 +407,7 @@ def _chain_base(device: Device, chain: Chain | None) -> dict[str, Any]:
             elif t.kind == TargetKind.FAMILY:
                 resolved.append({"kind": "family_of_elder", "sms": t.sms})
             elif t.kind == TargetKind.ROLE:
-                label = Role(t.role).label if t.role in Role.values else t.role
+                label = _zh(Role(t.role).label) if t.role in Role.values else t.role
                 resolved += [_user_target(u, label, phones, t.sms) for u in holders.get(t.role, [])]
             elif t.kind == TargetKind.USER and t.user is not None:
                 resolved.append(_user_target(t.user, t.name or "指定人员", phones, t.sms))
@@ -428,6 +429,13 @@ def _chain_base(device: Device, chain: Chain | None) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 # Timeline, feed, notifications (helpers used inside the services' transactions)
 # ---------------------------------------------------------------------------------------------
+
+
+def _zh(label: Any) -> str:
+    """A choice label written into a stored row (timeline, outbox text, chain snapshot): Chinese
+    whatever the language of the person whose action wrote it, like every saved record."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(label)
 
 
 def _event(alarm: Alarm, *, label: str, actor: Any = None, actor_name: str = "", source: str = "", target: str = "",
@@ -511,7 +519,7 @@ def _texts(alarm: Alarm) -> tuple[str, str]:
     if alarm.kind == AlarmKind.PRESS:
         return (f"紧急呼叫:{who}({place})按下了一键呼叫器,请立即联系或前往查看。",
                 f"【五治】紧急呼叫:{who}({place})按下了一键呼叫器,请立即联系或前往。确认接警后停止通知。")
-    label = AlarmKind(alarm.kind).label
+    label = _zh(AlarmKind(alarm.kind).label)
     return (f"设备提醒:{who}({place})的呼叫器{label},请尽快上门查看。",
             f"【五治】设备提醒:{who}({place})的呼叫器{label},请尽快上门查看。")
 
@@ -646,7 +654,7 @@ def _press_once(device: Device, event_id: str, via: str, pressed_at: dt.datetime
         return PressResult(press, alarm, created=False, duplicate=False)
     if alarm is None:
         alarm = _open(device, kind=AlarmKind.PRESS, now=now, pressed_at=pressed_at, actor_name=ELDER,
-                      label="一键呼叫", note=f"经{Press.Via(via).label}收到")
+                      label="一键呼叫", note=f"经{_zh(Press.Via(via).label)}收到")
         press = Press.objects.create(device=device, event_id=event_id, alarm=alarm, via=via, pressed_at=pressed_at,
                                      received_at=now)
         return PressResult(press, alarm, created=True, duplicate=False)
@@ -745,7 +753,7 @@ def alarm_press_batch(presses: Sequence[PressIn], *, now: dt.datetime | None = N
             open_alarms[p.device.pk] = alarm
             new_alarms.append(alarm)
             pending_events.append((alarm, {"label": "一键呼叫", "to_state": S.NEW,
-                                           "note": f"经{Press.Via(p.via).label}收到"}))
+                                           "note": f"经{_zh(Press.Via(p.via).label)}收到"}))
         else:
             alarm.press_count += 1
             alarm.last_press_at = now
@@ -928,7 +936,7 @@ def _resolve(alarm: Alarm, *, resolution: str, actor: Any, actor_name: str = "",
     alarm.result_note = note
     alarm.next_step_at = None
     _transition(alarm, S.RESOLVED, actor=actor, actor_name=actor_name,
-                note=f"{Resolution(resolution).label}" + (f":{note}" if note else ""), now=now,
+                note=_zh(Resolution(resolution).label) + (f":{note}" if note else ""), now=now,
                 fields=["resolution", "resolved_at", "resolved_by", "result_note", "next_step_at"])
 
 
@@ -987,7 +995,7 @@ def _health_alarm_open(device: Device, kind: str, now: dt.datetime, note: str) -
     try:
         with alarm_txn():
             return _open(device, kind=kind, now=now, pressed_at=None, actor_name=SYSTEM,
-                         label=str(AlarmKind(kind).label), note=note)
+                         label=_zh(AlarmKind(kind).label), note=note)
     except IntegrityError:
         return None
 
