@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from wuzhi.core import crypto
-from wuzhi.core.models import Area, prefix_index
+from wuzhi.core.models import Area, TimelineEvent, prefix_index
 from wuzhi.core.roles import Role
 from wuzhi.core.scoping import ScopedQuerySet
 from wuzhi.core.validators import mask_phone
@@ -338,7 +338,7 @@ class Press(models.Model):
         return f"{self.device_id}:{self.event_id}"
 
 
-class AlarmEvent(models.Model):
+class AlarmEvent(TimelineEvent):
     """One row of the alarm's timeline: a transition, a joined press, a notification step, a note."""
 
     class Kind(models.TextChoices):
@@ -354,11 +354,6 @@ class AlarmEvent(models.Model):
     from_state = models.CharField(_("原状态"), max_length=12, choices=AlarmState.choices, blank=True)
     to_state = models.CharField(_("新状态"), max_length=12, choices=AlarmState.choices, blank=True)
     label = models.CharField(_("操作"), max_length=32)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
-    actor_name = models.CharField(_("操作人"), max_length=32, blank=True)
-    at = models.DateTimeField(default=timezone.now)
-    note = models.TextField(_("说明"), blank=True)
 
     class Meta:
         verbose_name = _("呼叫处置记录")

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 
 from wuzhi.core import crypto
-from wuzhi.core.models import Area, prefix_index
+from wuzhi.core.models import Area, TimelineEvent, prefix_index
 from wuzhi.core.roles import Role
 from wuzhi.core.scoping import ScopedQuerySet
 from wuzhi.core.validators import mask_phone
@@ -194,7 +194,7 @@ class CasePhoto(models.Model):
         return self.file.name
 
 
-class CaseEvent(models.Model):
+class CaseEvent(TimelineEvent):
     """One row of the timeline: a transition (from → to), a 督办 step or a note."""
 
     class Kind(models.TextChoices):
@@ -207,11 +207,6 @@ class CaseEvent(models.Model):
     from_state = models.CharField(_("原状态"), max_length=12, choices=CaseState.choices, blank=True)
     to_state = models.CharField(_("新状态"), max_length=12, choices=CaseState.choices)
     label = models.CharField(_("操作"), max_length=16)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
-    actor_name = models.CharField(_("操作人"), max_length=32, blank=True)
-    at = models.DateTimeField(default=timezone.now)
-    note = models.TextField(_("说明"), blank=True)
 
     class Meta:
         verbose_name = _("办理记录")

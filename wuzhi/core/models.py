@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .roles import Role
 from .scoping import ScopedQuerySet
@@ -131,6 +132,20 @@ class Grant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()} · {self.area}"
+
+
+class TimelineEvent(models.Model):
+    """The columns every workflow's timeline row shares (who, when, what they wrote); each
+    workflow's event model adds its object, its kind and its own from/to states and labels."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    actor_name = models.CharField(_("操作人"), max_length=32, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(_("说明"), blank=True)
+
+    class Meta:
+        abstract = True
 
 
 class ChangeLog(models.Model):

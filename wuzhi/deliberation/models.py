@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from wuzhi.core import crypto
-from wuzhi.core.models import Area, prefix_index
+from wuzhi.core.models import Area, TimelineEvent, prefix_index
 from wuzhi.core.scoping import ScopedQuerySet
 from wuzhi.core.validators import mask_phone
 
@@ -245,7 +245,7 @@ class Topic(models.Model):
         return 0
 
 
-class TopicEvent(models.Model):
+class TopicEvent(TimelineEvent):
     """One row of the timeline: a transition (from → to), a meeting, a vote, a disclosure, a
     progress note or an objection answered. `public` rows are what the proposer and the notice
     board may read (never a person's name)."""
@@ -264,11 +264,6 @@ class TopicEvent(models.Model):
     from_state = models.CharField(_("原状态"), max_length=12, choices=TopicState.choices, blank=True)
     to_state = models.CharField(_("新状态"), max_length=12, choices=TopicState.choices)
     label = models.CharField(_("操作"), max_length=24)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
-    actor_name = models.CharField(_("操作人"), max_length=32, blank=True)
-    at = models.DateTimeField(default=timezone.now)
-    note = models.TextField(_("说明"), blank=True)
 
     class Meta:
         verbose_name = _("议事记录")

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from wuzhi.core import crypto
-from wuzhi.core.models import Area, prefix_index
+from wuzhi.core.models import Area, TimelineEvent, prefix_index
 from wuzhi.core.scoping import ScopedQuerySet
 from wuzhi.core.validators import mask_phone
 
@@ -117,7 +117,7 @@ class Round(models.Model):
         return self.state == RoundState.NOTICE and self.notice_ends_at is not None and now < self.notice_ends_at
 
 
-class RoundEvent(models.Model):
+class RoundEvent(TimelineEvent):
     """One row of a round's timeline: a transition (from → to) or a note (an objection and its
     answer happen inside the 公示 state)."""
 
@@ -130,11 +130,6 @@ class RoundEvent(models.Model):
     from_state = models.CharField(_("原状态"), max_length=12, choices=RoundState.choices, blank=True)
     to_state = models.CharField(_("新状态"), max_length=12, choices=RoundState.choices)
     label = models.CharField(_("操作"), max_length=16)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
-    actor_name = models.CharField(_("操作人"), max_length=32, blank=True)
-    at = models.DateTimeField(default=timezone.now)
-    note = models.TextField(_("说明"), blank=True)
 
     class Meta:
         verbose_name = _("评选记录")
