@@ -53,6 +53,23 @@ def pct(values: list[float], p: float) -> float:
     return values[k]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def backend_pids(dbname: str) -> list[int]:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [dbname])
+        return [row[0] for row in cur.fetchall()]
+
+
 def recreate_database(url: str) -> None:
     import psycopg
 
@@ -182,7 +199,7 @@ def main() -> int:
                                  "--port", str(port), "--prefix", prefix, "--client-id", f"c-{prefix}",
                                  "--threads", str(args.threads)], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
-    workers = [subprocess.Popen([sys.executable, "-m", "wuzhi.cli", "alarm_worker", "--interval", "0.01",
+    workers = [subprocess.Popen([sys.executable, "-m", "wuzhi.cli", "alarm_worker",
                                  "--batch", "100", "--health-every", "3600"], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT) for _ in range(args.workers)]
     procs = [consumer, *workers, broker]
@@ -213,6 +230,13 @@ def main() -> int:
             raise SystemExit("the consumer did not answer within 60 s; see " + str(logs))
         sim.sent.clear()
 
+        # CPU used during the storm by each part (the machine has 2 cores; the rest of the run is
+        # set-up): how much of the machine the storm needed, whatever else was running on it.
+        pg_pids = backend_pids(args.db.rpartition("/")[2])
+        parts = {"consumer": [consumer.pid], "dispatch workers": [w.pid for w in workers],
+                 "PostgreSQL backends": pg_pids, "mosquitto": [broker.pid]}
+        cpu_before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in parts.items()}
+        self_before = time.process_time()
         rng = random.Random(2026)
         pressers = devices[: args.presses]
         press_at = sorted((rng.uniform(0, args.seconds), key) for _c, key in pressers)
@@ -243,6 +267,9 @@ def main() -> int:
             time.sleep(0.002)
         published = time.monotonic() - start
         answered_all = sim.wait(120)
+        storm_wall = time.monotonic() - start
+        cpu = {name: sum(cpu_seconds(p) for p in pids) - cpu_before[name] for name, pids in parts.items()}
+        cpu["simulator (this script)"] = time.process_time() - self_before
         # first notifications: wait until every alarm has one dispatched (or give up after 60 s)
         deadline = time.monotonic() + 60
         ids = list(wall)
@@ -295,6 +322,7 @@ def main() -> int:
         "floor_p50": pct(floor, 50), "floor_p99": pct(floor, 99), "floor_max": max(floor or [0]),
         "lost": lost, "duplicated": dup_presses + dup_alarms + dup_notify, "unsent_first_notifications": unsent,
         "device_retries": retries, "load_average": [round(x, 1) for x in load], "cpus": os.cpu_count(),
+        "cpu_seconds": {k: round(v, 1) for k, v in cpu.items()}, "storm_seconds": round(storm_wall, 1),
     }
     print(f"\n### 孝心呼叫器 earthquake storm: {len(ids):,} presses in {args.seconds:.0f} s, "
           f"{args.devices:,} devices heartbeating every {beat_every:.0f} s "
@@ -310,6 +338,10 @@ def main() -> int:
     print(f"\nlost {lost}, duplicated {result['duplicated']}, first notifications not sent {unsent}; "
           f"{next_beat:,} heartbeats from {beats_seen:,} devices stored in batches; device retries {retries}; "
           f"load average during the run {result['load_average']} on {os.cpu_count()} CPUs.")
+    used = sum(cpu.values())
+    print(f"CPU used during the storm ({storm_wall:.0f} s): " + ", ".join(f"{k} {v:.1f} s" for k, v in cpu.items())
+          + f"; {used / storm_wall / (os.cpu_count() or 1):.0%} of the machine, "
+          f"{used / max(1, len(ids)) * 1000:.1f} ms per press all parts together.")
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     ok = answered_all and lost == 0 and result["duplicated"] == 0 and unsent == 0

@@ -9,9 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
-from . import services
+from . import fastsql, services
 from .models import Device, Press
 
 EVENTS = ("press", "cancel", "heartbeat")
@@ -68,7 +69,13 @@ def device_by_key(key: str) -> Device:
 
 
 def devices_by_keys(keys: set[str]) -> dict[str, Device]:
-    """Many devices in one query (the consumer's batch)."""
+    """Many devices in one query (the consumer's batch), with the resident's name and the dwelling
+    and unit that the alarm's person and address come from.
+
+    One hand-written query instead of a select_related queryset: compiling that queryset costs
+    about 1 ms of CPU per batch, the largest single cost of a press in a storm, where nearly every
+    press comes from a device not seen before. The devices come back with only the columns the
+    press path reads (any other field is loaded on access, as Django does for deferred fields)."""
     found: dict[str, Device] = {}
     now = time.monotonic()
     if DEVICE_CACHE_SECONDS:
@@ -76,13 +83,51 @@ def devices_by_keys(keys: set[str]) -> dict[str, Device]:
             hit = _devices.get(key)
             if hit is not None and hit[0] > now:
                 found[key] = hit[1]
-    missing = keys - set(found)
+    missing = sorted(keys - set(found))
     if missing:
-        for device in Device.objects.select_related("resident", "dwelling__unit").filter(key__in=missing, active=True):
+        for device in _load_devices(missing):
             found[device.key] = device
             if DEVICE_CACHE_SECONDS:
                 _devices[device.key] = (now + DEVICE_CACHE_SECONDS, device)
     return found
+
+
+_DEVICE_FIELDS = {"id", "key", "area_id", "area_path", "community_code", "chain_id", "resident_id", "dwelling_id",
+                  "active"}
+
+
+def _load_devices(keys: list[str]) -> list[Device]:
+    from wuzhi.core.models import Area
+    from wuzhi.registry.models import Dwelling, Resident
+
+    parts = {"d": fastsql.columns(Device, _DEVICE_FIELDS), "r": fastsql.columns(Resident, {"id", "name"}),
+             "w": fastsql.columns(Dwelling, {"id", "number", "unit_id"}),
+             "u": fastsql.columns(Area, {"id", "name", "full_name"})}
+    select = ", ".join(f"{alias}.{connection.ops.quote_name(c)}" for alias, cols in parts.items() for c in cols)
+    sql = (f"SELECT {select} FROM {fastsql.table(Device)} d "
+           f"LEFT JOIN {fastsql.table(Resident)} r ON r.id = d.resident_id "
+           f"LEFT JOIN {fastsql.table(Dwelling)} w ON w.id = d.dwelling_id "
+           f"LEFT JOIN {fastsql.table(Area)} u ON u.id = w.unit_id "
+           f"WHERE d.{connection.ops.quote_name('key')} IN ({fastsql.marks(keys)}) AND d.active")
+    with connection.cursor() as cur:
+        cur.execute(sql, keys)
+        rows = cur.fetchall()
+    db = connection.alias
+    sizes = [len(cols) for cols in parts.values()]
+    ends = [sum(sizes[:i + 1]) for i in range(len(sizes))]
+    devices = []
+    for row in rows:
+        device = Device.from_db(db, parts["d"], row[:ends[0]])
+        resident = Resident.from_db(db, parts["r"], row[ends[0]:ends[1]])
+        dwelling = Dwelling.from_db(db, parts["w"], row[ends[1]:ends[2]])
+        unit = Area.from_db(db, parts["u"], row[ends[2]:ends[3]])
+        if device.resident_id is not None:
+            Device.resident.field.set_cached_value(device, resident)
+        if device.dwelling_id is not None:
+            Dwelling.unit.field.set_cached_value(dwelling, unit)
+            Device.dwelling.field.set_cached_value(device, dwelling)
+        devices.append(device)
+    return devices
 
 
 @dataclass

@@ -1,7 +1,10 @@
 """The notification outbox and its dispatcher.
 
 Rows are written by the services in the transaction that decided them (an alarm opened, a step
-escalated), so a notification exists if and only if its decision was committed. Workers send them:
+escalated), so a notification exists if and only if its decision was committed; that commit also
+wakes the workers (PostgreSQL NOTIFY, see `Waker`). Console rows are delivered by committing their
+`sent` mark, all due ones of a round in one transaction (`deliver_due_console`). Workers send the
+others (SMS) in two steps:
 
 1. **claim** (one short transaction): pending rows that are due, and `sending` rows whose lease ran
    out (a worker died holding them), are locked with FOR UPDATE SKIP LOCKED on PostgreSQL (several
@@ -28,17 +31,17 @@ import datetime as dt
 import logging
 import os
 import random
+import time
 from typing import Protocol
 
 from django.db import connection
-from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from wuzhi.core import crypto, sms
 
-from . import services
-from .models import Alarm, AlarmState, Notification, NotifyChannel, NotifyStatus
+from . import fastsql, flow, services
+from .models import Alarm, AlarmEvent, AlarmState, Notification, NotifyChannel, NotifyStatus
 
 log = logging.getLogger("wuzhi.alarms")
 
@@ -105,24 +108,28 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def claim(*, now: dt.datetime | None = None, limit: int = 50, lease: dt.timedelta = LEASE) -> list[int]:
-    """Take up to `limit` due rows for this worker (see the module docstring)."""
+    """Take up to `limit` due rows for this worker (see the module docstring). Hand-written SQL:
+    every worker runs this on every wake-up."""
     now = now or timezone.now()
-    skip = connection.features.has_select_for_update_skip_locked
-    with services.alarm_txn():
-        ids = list(Notification.objects.select_for_update(skip_locked=skip)
-                   .filter(Q(status=NotifyStatus.PENDING, due_at__lte=now)
-                           | Q(status=NotifyStatus.SENDING, lease_until__lt=now))
-                   .order_by("due_at", "id").values_list("pk", flat=True)[:limit])
+    table = fastsql.table(Notification)
+    skip = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    with services.alarm_txn(), connection.cursor() as cur:
+        cur.execute(f"SELECT id FROM {table} WHERE (status = %s AND due_at <= %s) OR (status = %s AND lease_until < %s) "
+                    f"ORDER BY due_at, id LIMIT %s{skip}",
+                    [str(NotifyStatus.PENDING), now, str(NotifyStatus.SENDING), now, limit])
+        ids = [row[0] for row in cur.fetchall()]
         if ids:
-            Notification.objects.filter(pk__in=ids).update(status=NotifyStatus.SENDING, lease_until=now + lease,
-                                                           attempts=F("attempts") + 1)
+            cur.execute(f"UPDATE {table} SET status = %s, lease_until = %s, attempts = attempts + 1 "
+                        f"WHERE id IN ({fastsql.marks(ids)})", [str(NotifyStatus.SENDING), now + lease, *ids])
     return ids
 
 
-def _stale(n: Notification, alarm: Alarm) -> bool:
-    if n.purpose == Notification.Purpose.INFO:
+def _stale(purpose: str, epoch: int, alarm: Alarm) -> bool:
+    """An ALERT decided before the alarm was taken (acknowledged, on site, resolved) is not sent;
+    an INFO row always is."""
+    if purpose == Notification.Purpose.INFO:
         return False
-    return n.epoch != alarm.epoch or alarm.state in (AlarmState.ON_SITE, AlarmState.RESOLVED)
+    return epoch != alarm.epoch or alarm.state in (AlarmState.ON_SITE, AlarmState.RESOLVED)
 
 
 def deliver(pk: int, *, now: dt.datetime | None = None) -> str:
@@ -137,7 +144,7 @@ def deliver(pk: int, *, now: dt.datetime | None = None) -> str:
         if n.status != NotifyStatus.SENDING:
             return n.status  # cancelled by an acknowledgement, or finished by another worker
         now = now or timezone.now()
-        if _stale(n, alarm):
+        if _stale(n.purpose, n.epoch, alarm):
             n.status, n.lease_until, n.last_error = NotifyStatus.CANCELLED, None, "呼叫已被确认或处置,未发送"
             n.save(update_fields=["status", "lease_until", "last_error"])
             return n.status
@@ -170,51 +177,108 @@ def deliver(pk: int, *, now: dt.datetime | None = None) -> str:
         return n.status
 
 
-def deliver_console(pks: list[int], *, now: dt.datetime | None = None) -> int:
-    """Deliver many claimed console rows in one transaction: the same checks as `deliver`, with the
-    alarms locked in id order (as everyone locks them) and a fixed number of statements."""
-    with services.alarm_txn():
-        alarm_ids = sorted(set(Notification.objects.filter(pk__in=pks).values_list("alarm_id", flat=True)))
-        alarms = {a.pk: a for a in Alarm.objects.select_for_update().filter(pk__in=alarm_ids)
-                  .defer("chain_snapshot").order_by("pk")}
-        rows = list(Notification.objects.select_for_update().filter(pk__in=pks, status=NotifyStatus.SENDING)
-                    .order_by("pk"))
-        sent_at = now if now is not None else timezone.now()
-        stale = [n.pk for n in rows if _stale(n, alarms[n.alarm_id])]
-        live = [n for n in rows if n.pk not in set(stale)]
+def deliver_due_console(*, limit: int = 100, now: dt.datetime | None = None) -> int:
+    """Deliver due console rows in ONE transaction, without a claim: committing the `sent` mark is
+    the delivery, so there is nothing to lease. The rows and then their alarms are locked with
+    SKIP LOCKED (an alarm being acknowledged right now is left for the next round, and nothing
+    here waits on a lock, so no deadlock with the services that lock the alarm, then its rows);
+    an ALERT row whose alarm moved on is cancelled, the rest are marked sent and a NEW alarm
+    becomes NOTIFYING. Hand-written SQL with a fixed number of statements: this runs for every
+    alarm of a storm, and it is what "first notification dispatched" waits for."""
+    sent_at = now or timezone.now()
+    db, marks = connection.alias, fastsql.marks
+    skip = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    n_table, a_table = fastsql.table(Notification), fastsql.table(Alarm)
+
+    with services.alarm_txn(), connection.cursor() as cur:
+        cur.execute(f"SELECT id, alarm_id, epoch, purpose, name FROM {n_table} WHERE channel = %s AND status = %s "
+                    f"AND due_at <= %s ORDER BY due_at, id LIMIT %s{skip}",
+                    [str(NotifyChannel.CONSOLE), str(NotifyStatus.PENDING), sent_at, limit])
+        rows = cur.fetchall()
+        if not rows:
+            return 0
+        alarm_ids = sorted({r[1] for r in rows})
+        fields = fastsql.columns(Alarm, {"id", "state", "first_notified_at", "epoch", "version"})
+        cur.execute(f"SELECT {', '.join(fields)} FROM {a_table} WHERE id IN ({marks(alarm_ids)}) ORDER BY id{skip}",
+                    alarm_ids)
+        alarms = {a.pk: a for a in (Alarm.from_db(db, fields, r) for r in cur.fetchall())}
+        live: list[tuple[int, int, str]] = []  # (row id, alarm id, receiver's name)
+        stale: list[int] = []
+        for pk, alarm_id, epoch, purpose, name in rows:
+            alarm = alarms.get(alarm_id)
+            if alarm is None:
+                continue  # someone holds its alarm: next round
+            if _stale(purpose, epoch, alarm):
+                stale.append(pk)
+            else:
+                live.append((pk, alarm_id, name))
         if stale:
-            Notification.objects.filter(pk__in=stale).update(status=NotifyStatus.CANCELLED, lease_until=None,
-                                                             last_error="呼叫已被确认或处置,未发送")
+            cur.execute(f"UPDATE {n_table} SET status = %s, lease_until = NULL, last_error = %s "
+                        f"WHERE id IN ({marks(stale)})", [str(NotifyStatus.CANCELLED), "呼叫已被确认或处置,未发送", *stale])
         if live:
-            Notification.objects.filter(pk__in=[n.pk for n in live]).update(
-                status=NotifyStatus.SENT, sent_at=sent_at, provider_id="console", lease_until=None)
-        first: dict[int, Notification] = {}
-        for n in live:
-            first.setdefault(n.alarm_id, n)
-        for alarm_id, n in first.items():
-            alarm = alarms[alarm_id]
-            if alarm.state == AlarmState.NEW:
-                alarm.first_notified_at = alarm.first_notified_at or sent_at
-                services._transition(alarm, AlarmState.NOTIFYING, actor=None, actor_name=services.SYSTEM,
-                                     note=f"已通知{n.name}", now=sent_at, fields=["first_notified_at"])
-            elif alarm.first_notified_at is None:
-                alarm.first_notified_at = sent_at
-                services._save(alarm, ["first_notified_at"])
-        return len(rows)
+            cur.execute(f"UPDATE {n_table} SET status = %s, sent_at = %s, provider_id = %s, lease_until = NULL "
+                        f"WHERE id IN ({marks([x[0] for x in live])})",
+                        [str(NotifyStatus.SENT), sent_at, "console", *[x[0] for x in live]])
+        first: dict[int, str] = {}
+        for _pk, alarm_id, name in live:
+            first.setdefault(alarm_id, name)
+        unstamped = [alarms[a] for a in first if alarms[a].first_notified_at is None]
+        if unstamped:
+            # An alarm reached for the first time gets its first-notification time, once, and a
+            # NEW one takes the flow table's NEW → NOTIFYING step (which does not stop escalation).
+            step = flow.step(AlarmState.NEW, AlarmState.NOTIFYING)
+            assert step is not None and not step.stops_escalation
+            ids = [a.pk for a in unstamped]
+            cur.execute(f"UPDATE {a_table} SET state = CASE WHEN state = %s THEN %s ELSE state END, "
+                        f"first_notified_at = %s, version = version + 1 WHERE id IN ({marks(ids)})",
+                        [str(AlarmState.NEW), str(AlarmState.NOTIFYING), sent_at, *ids])
+            AlarmEvent.objects.bulk_create([
+                AlarmEvent(alarm_id=a.pk, kind=AlarmEvent.Kind.TRANSITION, from_state=AlarmState.NEW,
+                           to_state=AlarmState.NOTIFYING, label=step.label, actor_name=services.SYSTEM,
+                           at=sent_at, note=f"已通知{first[a.pk]}")
+                for a in unstamped if a.state == AlarmState.NEW])
+            for a in unstamped:
+                services._touch(a)
+        return len(live) + len(stale)
 
 
 def dispatch_once(*, limit: int = 50, now: dt.datetime | None = None) -> int:
-    """Claim a batch and deliver it; returns how many rows were handled. Console rows go out
-    together in one transaction; every other channel row is sent on its own."""
+    """One round: the due console rows together in one transaction, then claim what is left
+    (other channels, and rows of a worker that died holding them) and send each on its own.
+    Returns how many rows were handled."""
+    handled = deliver_due_console(limit=limit, now=now)
     ids = claim(now=now, limit=limit)
-    console = set(Notification.objects.filter(pk__in=ids, channel=NotifyChannel.CONSOLE)
-                  .values_list("pk", flat=True)) if ids else set()
-    if console:
-        deliver_console(sorted(console), now=now)
     for pk in ids:
-        if pk not in console:
-            deliver(pk, now=now)
-    return len(ids)
+        deliver(pk, now=now)
+    return handled + len(ids)
+
+
+class Waker:
+    """How an idle worker waits: on PostgreSQL it LISTENs for the wake-up that every transaction
+    writing notification rows sends at its commit, so it sleeps until there is work (or `timeout`,
+    for retries and escalation due-times); elsewhere it polls every `poll` seconds."""
+
+    def __init__(self, *, poll: float = 0.05) -> None:
+        self.poll = poll
+        self._listening: object | None = None
+
+    def wait(self, timeout: float) -> bool:
+        """Returns whether a wake-up arrived (False: the timeout passed)."""
+        if connection.vendor != "postgresql":
+            time.sleep(min(timeout, self.poll))
+            return False
+        connection.ensure_connection()
+        raw = connection.connection
+        if raw is not self._listening:  # a new connection (first call, or reconnected after an error)
+            with connection.cursor() as cur:
+                cur.execute(f"LISTEN {services.WAKE_CHANNEL}")
+            self._listening = raw
+        woke = False
+        # Notifications that arrived while this connection ran other queries were kept by psycopg
+        # and come out first: a commit between two rounds is never slept through.
+        for _n in raw.notifies(timeout=timeout, stop_after=1):
+            woke = True
+        return woke
 
 
 def drain(*, rounds: int = 100) -> int:

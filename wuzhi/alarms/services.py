@@ -30,7 +30,7 @@ from wuzhi.core.roles import Action, Role
 from wuzhi.core.scoping import can
 from wuzhi.core.validators import mask_phone, normalize_phone
 
-from . import flow
+from . import fastsql, flow
 from .models import (
     OPEN_STATES,
     UNACKED_STATES,
@@ -458,15 +458,29 @@ def alarm_txn(*, savepoint: bool = True) -> Iterator[None]:
     means it never waits for an alarm row lock while holding the counter: no deadlock."""
     owner = getattr(_feed, "touched", None) is None
     if owner:
-        _feed.touched = {}
+        _feed.touched, _feed.wake = {}, False
     try:
         with transaction.atomic(savepoint=savepoint):
             yield
             if owner and _feed.touched:
                 _stamp_feed(_feed.touched)
+            if owner and _feed.wake:
+                _wake_dispatchers()
     finally:
         if owner:
             _feed.touched = None
+
+
+# Dispatch workers LISTEN on this channel (PostgreSQL): a transaction that wrote notification rows
+# wakes them at its commit (NOTIFY is delivered only then, and never for a rollback), so a first
+# notification goes out within milliseconds without workers polling the outbox many times a second.
+WAKE_CHANNEL = "wuzhi_outbox"
+
+
+def _wake_dispatchers() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(f"NOTIFY {WAKE_CHANNEL}")
 
 
 def alarm_atomic(fn: Callable[..., T]) -> Callable[..., T]:
@@ -559,6 +573,8 @@ def _notifications(alarm: Alarm, targets: Sequence[dict[str, Any]], *, step: int
                                      key=f"{alarm.pk}.{tag}.{i}.s", **common))
     if save:
         Notification.objects.bulk_create(rows)
+    if rows:
+        _feed.wake = True
     return rows
 
 
@@ -705,6 +721,34 @@ class PressIn:
     pressed_at: dt.datetime | None = None
 
 
+_OPEN_FIELDS = fastsql.columns(Alarm, {"id", "device_id", "kind", "state", "press_count", "person_name", "address",
+                                       "step_index", "epoch", "area_path", "version"})
+_PRESS_FIELDS = fastsql.columns(Press, {"id", "device_id", "event_id", "alarm_id"})
+
+
+def _batch_state(device_ids: list[int], event_ids: list[str]) -> tuple[dict[tuple[int, str], Press], dict[int, Alarm]]:
+    """The presses of the batch stored before, and the devices' open press alarms, locked in id
+    order (as the dispatcher and the console lock them), in two hand-written statements (see
+    fastsql). The alarms come back with the columns the press path reads."""
+    db = connection.alias
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {', '.join(_PRESS_FIELDS)} FROM {fastsql.table(Press)} WHERE device_id IN "
+                    f"({fastsql.marks(device_ids)}) AND event_id IN ({fastsql.marks(event_ids)})",
+                    [*device_ids, *event_ids])
+        stored = {}
+        for row in cur.fetchall():
+            press = Press.from_db(db, _PRESS_FIELDS, row)
+            Press.alarm.field.set_cached_value(press, Alarm.from_db(db, ["id"], [press.alarm_id])
+                                               if press.alarm_id else None)
+            stored[(press.device_id, press.event_id)] = press
+        cur.execute(f"SELECT {', '.join(_OPEN_FIELDS)} FROM {fastsql.table(Alarm)} WHERE device_id IN "
+                    f"({fastsql.marks(device_ids)}) AND kind = %s AND state IN ({fastsql.marks(OPEN_STATES)}) "
+                    f"ORDER BY id{lock}", [*device_ids, str(AlarmKind.PRESS), *map(str, OPEN_STATES)])
+        open_alarms = {a.device_id: a for a in (Alarm.from_db(db, _OPEN_FIELDS, row) for row in cur.fetchall())}
+    return stored, open_alarms
+
+
 def alarm_press_batch(presses: Sequence[PressIn], *, now: dt.datetime | None = None) -> list[PressResult]:
     """`alarm_press` for many presses in the caller's transaction (the MQTT consumer's batch), with
     a fixed number of statements per batch instead of per press: the devices' open alarms are read
@@ -717,15 +761,7 @@ def alarm_press_batch(presses: Sequence[PressIn], *, now: dt.datetime | None = N
     now = now or timezone.now()
     if not presses:
         return []
-    device_ids = sorted({p.device.pk for p in presses})
-    stored = {(d, e): pr for d, e, pr in
-              ((pr.device_id, pr.event_id, pr) for pr in
-               Press.objects.filter(device_id__in=device_ids, event_id__in=[p.event_id for p in presses])
-               .select_related("alarm"))}
-    open_alarms = {a.device_id: a for a in
-                   Alarm.objects.select_for_update().filter(device_id__in=device_ids, kind=AlarmKind.PRESS,
-                                                            state__in=OPEN_STATES)
-                   .defer("chain_snapshot").order_by("pk")}
+    stored, open_alarms = _batch_state(sorted({p.device.pk for p in presses}), sorted({p.event_id for p in presses}))
     results: list[PressResult | None] = []
     new_alarms: list[Alarm] = []
     joined: dict[int, Alarm] = {}
@@ -767,8 +803,8 @@ def alarm_press_batch(presses: Sequence[PressIn], *, now: dt.datetime | None = N
         press = Press(device=p.device, event_id=p.event_id, via=p.via, pressed_at=p.pressed_at, received_at=now)
         press_rows.append((press, alarm))
         results.append(PressResult(press, alarm, created=created, duplicate=False))
-    Alarm.objects.bulk_create(new_alarms)  # PostgreSQL returns the ids; SQLite 3.35+ too
-    AlarmEvent.objects.bulk_create([
+    fastsql.insert(new_alarms)
+    fastsql.insert([
         AlarmEvent(alarm=a, kind=e.get("kind", AlarmEvent.Kind.TRANSITION), to_state=e.get("to_state", ""),
                    label=e["label"][:32], actor_name=ELDER, at=now, note=e.get("note", ""))
         for a, e in pending_events])
@@ -779,10 +815,10 @@ def alarm_press_batch(presses: Sequence[PressIn], *, now: dt.datetime | None = N
         rows += _notifications(a, [dict(DUTY_TARGET)], step=a.step_index, tag=f"ipress.{a.pk}.{a.press_count}.{i}",
                                purpose=Notification.Purpose.INFO, console_text=text, sms_text=text, now=now,
                                save=False)
-    Notification.objects.bulk_create(rows)
+    fastsql.insert(rows)
     for press, a in press_rows:
         press.alarm = a
-    Press.objects.bulk_create([press for press, _a in press_rows])
+    fastsql.insert([press for press, _a in press_rows])
     if joined:
         for a in joined.values():
             a.version += 1

@@ -41,6 +41,7 @@ class MqttCallers:
         self.retry_s = retry_s
         self.sent: dict[str, Sent] = {}
         self.replies = 0
+        self.waiting = 0  # presses not yet answered (counted, not scanned: a storm has thousands)
         self.lock = threading.Lock()
         self.all_answered = threading.Event()
         self.stopping = threading.Event()
@@ -71,7 +72,8 @@ class MqttCallers:
             s = self.sent.get(str(body.get("id")))
             if s is not None and s.answered_at is None:
                 s.answered_at, s.reply = now, body
-                if all(x.answered_at is not None for x in self.sent.values()):
+                self.waiting -= 1
+                if not self.waiting:
                     self.all_answered.set()
 
     def start(self, timeout: float = 10.0) -> MqttCallers:
@@ -97,6 +99,7 @@ class MqttCallers:
         s = Sent(community, key, event, now, now)
         with self.lock:
             self.sent[event_id] = s
+            self.waiting += 1
             self.all_answered.clear()
         self._publish(s, event_id)
         return event_id

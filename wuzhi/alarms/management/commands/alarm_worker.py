@@ -14,7 +14,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--once", action="store_true", help="只处理一轮当前到期的工作后退出")
-        parser.add_argument("--interval", type=float, default=0.05, help="空闲时的轮询间隔(秒)")
+        parser.add_argument("--interval", type=float, default=0.5,
+                            help="检查升级计时和重试的间隔(秒);PostgreSQL 上新通知会立即唤醒")
+        parser.add_argument("--poll", type=float, default=0.05,
+                            help="没有唤醒通知的数据库(SQLite)空闲时查看发件箱的间隔(秒)")
         parser.add_argument("--batch", type=int, default=50, help="每次领取的通知条数")
         parser.add_argument("--health-every", type=float, default=10.0, help="设备在线检查的间隔(秒)")
 
@@ -37,23 +40,28 @@ class Command(BaseCommand):
         db = connection.settings_dict
         self.stdout.write(f"呼叫通知工作进程已启动(数据库 {connection.vendor} {db.get('NAME')})")
         self.stdout.flush()
-        next_health = 0.0
+        next_health = next_escalation = 0.0
+        waker = outbox.Waker(poll=options["poll"])
         while not stopping:
             try:
                 busy = outbox.dispatch_once(limit=options["batch"])
-                # Notifications already decided go first: while the outbox is full (a storm), fire
-                # only a few escalation steps per round so first notifications are not held up,
-                # but never none, so escalation cannot starve.
-                busy += escalation.run_due(limit=10 if busy >= options["batch"] else 100)
+                # Escalation due-times are checked every `interval`, not on every wake-up: in a
+                # storm the wake-ups come many times a second and first notifications go first.
+                # While the outbox is full, fire only a few steps per round, but never none, so
+                # escalation cannot starve.
+                if time.monotonic() >= next_escalation:
+                    limit = 10 if busy >= options["batch"] else 100
+                    fired = escalation.run_due(limit=limit)
+                    busy += fired
+                    next_escalation = time.monotonic() + (0 if fired >= limit else options["interval"])
                 if time.monotonic() >= next_health:
                     services.health_check()
                     next_health = time.monotonic() + options["health_every"]
                     close_old_connections()
+                if not busy:
+                    waker.wait(options["interval"])
             except DatabaseError as exc:
                 self.stderr.write(f"数据库不可用,稍后重试:{exc}")
                 with contextlib.suppress(DatabaseError):
                     connection.close()
                 time.sleep(1.0)
-                continue
-            if not busy:
-                time.sleep(options["interval"])
