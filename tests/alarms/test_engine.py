@@ -307,3 +307,65 @@ def test_batch_press_matches_the_single_path(device, tree, staff):
     assert list(b.events.values_list("label", flat=True)) == ["一键呼叫", "再次按键(第2次)"]
     assert b.notifications.filter(step=0).count() == 1 and b.feed_seq > a.feed_seq > 0
     assert Press.objects.count() == 4
+
+
+def test_batch_devices_come_with_person_and_address_in_one_query(device, django_assert_num_queries):
+    from wuzhi.alarms import ingest
+
+    with django_assert_num_queries(1):
+        found = ingest.devices_by_keys({device.key, "no-such-device"})
+        assert set(found) == {device.key}
+        loaded = found[device.key]
+        # what the press path reads, without another query
+        assert loaded.resident.name == "王奶奶" and services._address(loaded) == services._address(device)
+        assert (loaded.area_path, loaded.chain_id, loaded.community_code) == (device.area_path, device.chain_id,
+                                                                               device.community_code)
+    assert loaded.secret_enc == device.secret_enc  # any other field still loads (on access)
+
+
+def test_a_batch_press_has_a_fixed_number_of_statements(device, tree, django_assert_max_num_queries):
+    others = [services.device_register(actor=None, key=f"86000000000010{i}", area=tree.units[0], secret="x")
+              for i in range(5)]
+    services.SNAPSHOT_CACHE_SECONDS = 5.0
+    try:
+        with services.alarm_txn():
+            services.alarm_press_batch([services.PressIn(others[0], "warm", "mqtt")])  # fills the caches
+        # whatever the batch size: two reads, four inserts, the feed (2), the wake-up (PostgreSQL),
+        # and here the savepoint pair of the test's own transaction
+        with django_assert_max_num_queries(11), services.alarm_txn():
+            results = services.alarm_press_batch([services.PressIn(d, "x", "mqtt") for d in others[1:]])
+    finally:
+        services.SNAPSHOT_CACHE_SECONDS = 0.0
+        services._cache.clear()
+        services._snapshot_cache.clear()
+    assert all(r.created for r in results) and Notification.objects.filter(alarm__device__in=others[1:]).count() == 4
+
+
+def test_console_rows_go_out_only_when_due_and_in_one_transaction(device, staff, django_assert_max_num_queries):
+    alarm = press(device).alarm
+    console = alarm.notifications.get(channel="console")
+    # not yet due (the datetime comparison must hold on SQLite's text timestamps too)
+    assert outbox.deliver_due_console(now=console.due_at - dt.timedelta(seconds=1)) == 0
+    assert outbox.claim(now=console.due_at - dt.timedelta(seconds=1)) == []
+    with django_assert_max_num_queries(9):
+        assert outbox.deliver_due_console(now=console.due_at + dt.timedelta(seconds=1)) == 1
+    console.refresh_from_db()
+    alarm.refresh_from_db()
+    assert console.status == NotifyStatus.SENT and console.attempts == 0  # no claim, no lease
+    assert alarm.state == AlarmState.NOTIFYING and alarm.first_notified_at == console.sent_at
+    assert alarm.events.filter(to_state=AlarmState.NOTIFYING, label="开始通知").count() == 1
+    # the SMS row is left to the claim
+    assert outbox.deliver_due_console() == 0
+    assert [Notification.objects.get(pk=pk).channel for pk in outbox.claim()] == ["sms"]
+
+
+def test_console_row_of_an_acknowledged_alarm_is_cancelled_not_sent(device, staff):
+    alarm = press(device).alarm
+    info = services._duty_info  # an INFO row is sent whatever the state
+    with services.alarm_txn():
+        info(Alarm.objects.get(pk=alarm.pk), "测试信息", tag="t")
+    # the alarm moved on to a later epoch after its rows were decided (as when taken concurrently)
+    Alarm.objects.filter(pk=alarm.pk).update(epoch=alarm.epoch + 1)
+    assert outbox.deliver_due_console() == 2
+    rows = dict(alarm.notifications.filter(channel="console").values_list("purpose", "status"))
+    assert rows == {"alert": NotifyStatus.CANCELLED, "info": NotifyStatus.SENT}

@@ -9,15 +9,24 @@ uses as usual. Everything else stays on the ORM."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from django.db import connection, models
+
+M = TypeVar("M", bound=models.Model)
 
 
 def marks(values: Sequence[Any]) -> str:
     """The placeholders of an IN (...) list."""
     return ", ".join(["%s"] * len(values))
+
+
+def when(value: dt.datetime) -> Any:
+    """A datetime as a parameter of hand-written SQL, converted as the ORM converts it (SQLite
+    stores naive UTC text: comparing with an aware datetime's text would compare wrongly)."""
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def table(model: type[models.Model]) -> str:
@@ -28,6 +37,25 @@ def columns(model: type[models.Model], wanted: set[str]) -> list[str]:
     """`wanted` attribute names in the model's field order: Model.from_db takes a partial row in
     that order (the other fields load on access, like deferred fields)."""
     return [f.attname for f in model._meta.concrete_fields if f.attname in wanted]
+
+
+def load(model: type[M], fields: list[str], rows: Iterable[Sequence[Any]]) -> list[M]:
+    """Instances from rows of `fields` (a `columns()` list), with the conversions the ORM applies
+    to values read (SQLite returns naive datetimes and 0/1 for booleans, for instance)."""
+    by_name = {f.attname: f for f in model._meta.concrete_fields}
+    converters = []
+    for name in fields:
+        col = by_name[name].get_col(model._meta.db_table)
+        # what the SQL compiler applies: the backend's converters, then the field's
+        converters.append((col, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]))
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, (expression, funcs) in enumerate(converters):
+            for func in funcs:
+                values[i] = func(values[i], expression, connection)
+        out.append(model.from_db(connection.alias, fields, values))
+    return out
 
 
 def insert(objs: Sequence[models.Model]) -> None:

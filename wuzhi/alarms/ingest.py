@@ -112,15 +112,14 @@ def _load_devices(keys: list[str]) -> list[Device]:
     with connection.cursor() as cur:
         cur.execute(sql, keys)
         rows = cur.fetchall()
-    db = connection.alias
     sizes = [len(cols) for cols in parts.values()]
     ends = [sum(sizes[:i + 1]) for i in range(len(sizes))]
     devices = []
     for row in rows:
-        device = Device.from_db(db, parts["d"], row[:ends[0]])
-        resident = Resident.from_db(db, parts["r"], row[ends[0]:ends[1]])
-        dwelling = Dwelling.from_db(db, parts["w"], row[ends[1]:ends[2]])
-        unit = Area.from_db(db, parts["u"], row[ends[2]:ends[3]])
+        [device] = fastsql.load(Device, parts["d"], [row[:ends[0]]])
+        [resident] = fastsql.load(Resident, parts["r"], [row[ends[0]:ends[1]]])
+        [dwelling] = fastsql.load(Dwelling, parts["w"], [row[ends[1]:ends[2]]])
+        [unit] = fastsql.load(Area, parts["u"], [row[ends[2]:ends[3]]])
         if device.resident_id is not None:
             Device.resident.field.set_cached_value(device, resident)
         if device.dwelling_id is not None:

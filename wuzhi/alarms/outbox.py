@@ -116,11 +116,11 @@ def claim(*, now: dt.datetime | None = None, limit: int = 50, lease: dt.timedelt
     with services.alarm_txn(), connection.cursor() as cur:
         cur.execute(f"SELECT id FROM {table} WHERE (status = %s AND due_at <= %s) OR (status = %s AND lease_until < %s) "
                     f"ORDER BY due_at, id LIMIT %s{skip}",
-                    [str(NotifyStatus.PENDING), now, str(NotifyStatus.SENDING), now, limit])
+                    [str(NotifyStatus.PENDING), fastsql.when(now), str(NotifyStatus.SENDING), fastsql.when(now), limit])
         ids = [row[0] for row in cur.fetchall()]
         if ids:
             cur.execute(f"UPDATE {table} SET status = %s, lease_until = %s, attempts = attempts + 1 "
-                        f"WHERE id IN ({fastsql.marks(ids)})", [str(NotifyStatus.SENDING), now + lease, *ids])
+                        f"WHERE id IN ({fastsql.marks(ids)})", [str(NotifyStatus.SENDING), fastsql.when(now + lease), *ids])
     return ids
 
 
@@ -186,14 +186,14 @@ def deliver_due_console(*, limit: int = 100, now: dt.datetime | None = None) -> 
     becomes NOTIFYING. Hand-written SQL with a fixed number of statements: this runs for every
     alarm of a storm, and it is what "first notification dispatched" waits for."""
     sent_at = now or timezone.now()
-    db, marks = connection.alias, fastsql.marks
+    marks = fastsql.marks
     skip = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     n_table, a_table = fastsql.table(Notification), fastsql.table(Alarm)
 
     with services.alarm_txn(), connection.cursor() as cur:
         cur.execute(f"SELECT id, alarm_id, epoch, purpose, name FROM {n_table} WHERE channel = %s AND status = %s "
                     f"AND due_at <= %s ORDER BY due_at, id LIMIT %s{skip}",
-                    [str(NotifyChannel.CONSOLE), str(NotifyStatus.PENDING), sent_at, limit])
+                    [str(NotifyChannel.CONSOLE), str(NotifyStatus.PENDING), fastsql.when(sent_at), limit])
         rows = cur.fetchall()
         if not rows:
             return 0
@@ -201,7 +201,7 @@ def deliver_due_console(*, limit: int = 100, now: dt.datetime | None = None) -> 
         fields = fastsql.columns(Alarm, {"id", "state", "first_notified_at", "epoch", "version"})
         cur.execute(f"SELECT {', '.join(fields)} FROM {a_table} WHERE id IN ({marks(alarm_ids)}) ORDER BY id{skip}",
                     alarm_ids)
-        alarms = {a.pk: a for a in (Alarm.from_db(db, fields, r) for r in cur.fetchall())}
+        alarms = {a.pk: a for a in fastsql.load(Alarm, fields, cur.fetchall())}
         live: list[tuple[int, int, str]] = []  # (row id, alarm id, receiver's name)
         stale: list[int] = []
         for pk, alarm_id, epoch, purpose, name in rows:
@@ -218,7 +218,7 @@ def deliver_due_console(*, limit: int = 100, now: dt.datetime | None = None) -> 
         if live:
             cur.execute(f"UPDATE {n_table} SET status = %s, sent_at = %s, provider_id = %s, lease_until = NULL "
                         f"WHERE id IN ({marks([x[0] for x in live])})",
-                        [str(NotifyStatus.SENT), sent_at, "console", *[x[0] for x in live]])
+                        [str(NotifyStatus.SENT), fastsql.when(sent_at), "console", *[x[0] for x in live]])
         first: dict[int, str] = {}
         for _pk, alarm_id, name in live:
             first.setdefault(alarm_id, name)
@@ -231,7 +231,7 @@ def deliver_due_console(*, limit: int = 100, now: dt.datetime | None = None) -> 
             ids = [a.pk for a in unstamped]
             cur.execute(f"UPDATE {a_table} SET state = CASE WHEN state = %s THEN %s ELSE state END, "
                         f"first_notified_at = %s, version = version + 1 WHERE id IN ({marks(ids)})",
-                        [str(AlarmState.NEW), str(AlarmState.NOTIFYING), sent_at, *ids])
+                        [str(AlarmState.NEW), str(AlarmState.NOTIFYING), fastsql.when(sent_at), *ids])
             AlarmEvent.objects.bulk_create([
                 AlarmEvent(alarm_id=a.pk, kind=AlarmEvent.Kind.TRANSITION, from_state=AlarmState.NEW,
                            to_state=AlarmState.NOTIFYING, label=step.label, actor_name=services.SYSTEM,

@@ -509,15 +509,9 @@ def _stamp_feed(touched: dict[int, Alarm]) -> None:
     pairs = [(pk, seq) for seq, pk in enumerate(sorted(touched), start=last - n + 1)]
     for pk, seq in pairs:
         touched[pk].feed_seq = seq
-    if connection.vendor == "postgresql" and len(pairs) > 1:
-        alarm_table = connection.ops.quote_name(Alarm._meta.db_table)
-        values = ", ".join(["(%s, %s)"] * len(pairs))
-        with connection.cursor() as cur:
-            cur.execute(f"UPDATE {alarm_table} AS a SET feed_seq = v.seq FROM (VALUES {values}) AS v(id, seq) "
-                        "WHERE a.id = v.id", [x for pair in pairs for x in pair])
-    else:
-        for pk, seq in pairs:
-            Alarm.objects.filter(pk=pk).update(feed_seq=seq)
+    with connection.cursor() as cur:  # one statement however many alarms the transaction touched
+        cur.execute(f"UPDATE {fastsql.table(Alarm)} SET feed_seq = CASE id {' '.join(['WHEN %s THEN %s'] * n)} END "
+                    f"WHERE id IN ({fastsql.marks(pairs)})", [*(x for pair in pairs for x in pair), *touched])
 
 
 def _save(alarm: Alarm, fields: Iterable[str]) -> None:
@@ -737,15 +731,14 @@ def _batch_state(device_ids: list[int], event_ids: list[str]) -> tuple[dict[tupl
                     f"({fastsql.marks(device_ids)}) AND event_id IN ({fastsql.marks(event_ids)})",
                     [*device_ids, *event_ids])
         stored = {}
-        for row in cur.fetchall():
-            press = Press.from_db(db, _PRESS_FIELDS, row)
+        for press in fastsql.load(Press, _PRESS_FIELDS, cur.fetchall()):
             Press.alarm.field.set_cached_value(press, Alarm.from_db(db, ["id"], [press.alarm_id])
                                                if press.alarm_id else None)
             stored[(press.device_id, press.event_id)] = press
         cur.execute(f"SELECT {', '.join(_OPEN_FIELDS)} FROM {fastsql.table(Alarm)} WHERE device_id IN "
                     f"({fastsql.marks(device_ids)}) AND kind = %s AND state IN ({fastsql.marks(OPEN_STATES)}) "
                     f"ORDER BY id{lock}", [*device_ids, str(AlarmKind.PRESS), *map(str, OPEN_STATES)])
-        open_alarms = {a.device_id: a for a in (Alarm.from_db(db, _OPEN_FIELDS, row) for row in cur.fetchall())}
+        open_alarms = {a.device_id: a for a in fastsql.load(Alarm, _OPEN_FIELDS, cur.fetchall())}
     return stored, open_alarms
 
 
@@ -1041,6 +1034,10 @@ def _health_alarm_close(device: Device, kind: str, now: dt.datetime, note: str) 
         _resolve(alarm, resolution=Resolution.RECOVERED, actor=None, actor_name=SYSTEM, note=note, now=now)
 
 
+_BEAT_FIELDS = fastsql.columns(Device, {"id", "key", "heartbeat_seconds", "status", "low_battery", "tamper", "battery",
+                                        "last_seen_at", "offline_at"})
+
+
 def heartbeat_flush(beats: Sequence[Beat], *, now: dt.datetime | None = None) -> dict[str, int]:
     """Store a batch of heartbeats: one SELECT and one bulk UPDATE of last_seen/battery for the whole
     batch; only devices whose health changed (back online, battery low or recovered, tamper) get
@@ -1052,11 +1049,14 @@ def heartbeat_flush(beats: Sequence[Beat], *, now: dt.datetime | None = None) ->
             latest[b.key] = b
     if not latest:
         return {}
-    with transaction.atomic():
-        devices = list(Device.objects.filter(key__in=list(latest)).only(
-            "id", "key", "heartbeat_seconds", "status", "low_battery", "tamper", "battery", "last_seen_at",
-            "offline_at"))
-        changed: list[Device] = []
+    # Hand-written SQL (see fastsql): a storm brings a few hundred heartbeats a second, and
+    # bulk_update's CASE expressions cost ~0.3 ms of CPU per device.
+    keys = sorted(latest)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(f"SELECT {', '.join(_BEAT_FIELDS)} FROM {fastsql.table(Device)} "
+                    f"WHERE {connection.ops.quote_name('key')} IN ({fastsql.marks(keys)}) ORDER BY id", keys)
+        devices = fastsql.load(Device, _BEAT_FIELDS, cur.fetchall())
+        changed: list[list[Any]] = []
         for d in devices:
             b = latest[d.key]
             if d.last_seen_at and b.at < d.last_seen_at:
@@ -1065,9 +1065,10 @@ def heartbeat_flush(beats: Sequence[Beat], *, now: dt.datetime | None = None) ->
             d.offline_at = b.at + MISSED_HEARTBEATS * dt.timedelta(seconds=d.heartbeat_seconds)
             if b.battery is not None:
                 d.battery = b.battery
-            changed.append(d)
+            changed.append([fastsql.when(d.last_seen_at), fastsql.when(d.offline_at), d.battery, d.pk])
         if changed:
-            Device.objects.bulk_update(changed, ["last_seen_at", "offline_at", "battery"], batch_size=2000)
+            cur.executemany(f"UPDATE {fastsql.table(Device)} SET last_seen_at = %s, offline_at = %s, battery = %s "
+                            "WHERE id = %s", changed)
     for d in devices:
         b = latest[d.key]
         back_online = d.status == DeviceStatus.OFFLINE
