@@ -71,6 +71,8 @@ class TeamMember(models.Model):
     role = models.CharField(_("队内职务"), max_length=16, default="队员")
     joined_on = models.DateField(_("加入日期"), default=timezone.localdate)
     left_on = models.DateField(_("退出日期"), null=True, blank=True)
+    # Optimistic lock: the page's hidden version; a stale leave is refused.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         verbose_name = _("队员")
@@ -111,6 +113,8 @@ class Activity(models.Model):
     program = models.ForeignKey("Program", null=True, blank=True, on_delete=models.PROTECT, related_name="sessions",
                                 verbose_name=_("所属项目"))
     headcount = models.PositiveIntegerField(_("未记名人数"), default=0, help_text=_("未逐一登记姓名时的清点人数"))
+    # Optimistic lock for the headcount box: two people counting the same session.
+    version = models.PositiveIntegerField(default=1)
     note = models.TextField(_("活动内容"), blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -177,6 +181,8 @@ class CarePairing(models.Model):
     area_path = models.CharField(max_length=255, editable=False)
     started_on = models.DateField(_("结对日期"), default=timezone.localdate)
     ended_on = models.DateField(_("结束日期"), null=True, blank=True)
+    # Optimistic lock: the page's hidden version; a stale end is refused.
+    version = models.PositiveIntegerField(default=1)
 
     objects = ScopedQuerySet.as_manager()
 
@@ -276,6 +282,8 @@ class Enrolment(models.Model):
     funding = models.CharField(_("经费类别"), max_length=10, choices=Funding.choices, blank=True)
     from_on = models.DateField(_("加入日期"), default=timezone.localdate)
     to_on = models.DateField(_("退出日期"), null=True, blank=True)
+    # Optimistic lock: the page's hidden version; a stale end is refused.
+    version = models.PositiveIntegerField(default=1)
     note = models.CharField(_("备注"), max_length=128, blank=True)
     area_path = models.CharField(max_length=255, editable=False)
 

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from wuzhi.core import audit
+from wuzhi.core.errors import ConcurrentEdit
 from wuzhi.core.models import Area
 from wuzhi.core.roles import Action
 from wuzhi.registry.services import require
@@ -34,6 +35,15 @@ DEFAULT_GOVERNANCE = {
     "law": Governance.LAW, "patrol": Governance.LAW, "gratitude": Governance.MORAL, "training": Governance.MORAL,
     "art": Governance.MORAL, "festival": Governance.MORAL, "skill": Governance.SELF,
 }
+
+
+def _bump(obj: Any, version: int | None, what: str) -> None:
+    """Optimistic lock: `version` is the one the page showed (None: the system, no check); the
+    row lock makes check and bump one step. The caller saves `version` with its change."""
+    locked = type(obj).objects.select_for_update().only("version").get(pk=obj.pk)
+    if version is not None and locked.version != version:
+        raise ConcurrentEdit(what)
+    obj.version = locked.version + 1
 
 
 @transaction.atomic
@@ -68,11 +78,13 @@ def member_add(*, actor: Any, team: Team, resident: Any = None, user: Any = None
 
 
 @transaction.atomic
-def member_leave(*, actor: Any, member: TeamMember, on: dt.date | None = None) -> TeamMember:
+def member_leave(*, actor: Any, member: TeamMember, on: dt.date | None = None,
+                 version: int | None = None) -> TeamMember:
     require(actor, Action.CHANGE, member.team.area_path)
+    _bump(member, version, "该队员")
     before = audit.snapshot(member)
     member.left_on = on or timezone.localdate()
-    member.save(update_fields=["left_on"])
+    member.save(update_fields=["left_on", "version"])
     audit.log_change(actor, member, before)
     return member
 
@@ -158,13 +170,14 @@ def attendance_unmark(*, actor: Any, attendance: Attendance) -> None:
 
 
 @transaction.atomic
-def headcount_set(*, actor: Any, activity: Activity, headcount: int) -> Activity:
+def headcount_set(*, actor: Any, activity: Activity, headcount: int, version: int | None = None) -> Activity:
     require(actor, Action.VISIT, activity.area_path, activity)
     if headcount < 0:
         raise ValidationError({"headcount": "人数不能为负数"})
+    _bump(activity, version, "该活动的未记名人数")
     before = audit.snapshot(activity)
     activity.headcount = headcount
-    activity.save(update_fields=["headcount"])
+    activity.save(update_fields=["headcount", "version"])
     audit.log_change(actor, activity, before)
     return activity
 
@@ -237,11 +250,12 @@ def care_pair(*, actor: Any, member: TeamMember, resident: Any) -> CarePairing:
 
 
 @transaction.atomic
-def care_end(*, actor: Any, pairing: CarePairing) -> CarePairing:
+def care_end(*, actor: Any, pairing: CarePairing, version: int | None = None) -> CarePairing:
     require(actor, Action.CHANGE, pairing.member.team.area_path)
+    _bump(pairing, version, "该守望结对")
     before = audit.snapshot(pairing)
     pairing.ended_on = timezone.localdate()
-    pairing.save(update_fields=["ended_on"])
+    pairing.save(update_fields=["ended_on", "version"])
     audit.log_change(actor, pairing, before)
     return pairing
 
@@ -312,11 +326,13 @@ def enrol(*, actor: Any, program: Program, role: str, resident: Any = None, user
 
 
 @transaction.atomic
-def enrolment_end(*, actor: Any, enrolment: Enrolment, on: dt.date | None = None) -> Enrolment:
+def enrolment_end(*, actor: Any, enrolment: Enrolment, on: dt.date | None = None,
+                  version: int | None = None) -> Enrolment:
     require(actor, Action.CHANGE, enrolment.area_path)
+    _bump(enrolment, version, "该名单记录")
     before = audit.snapshot(enrolment)
     enrolment.to_on = max(on or timezone.localdate(), enrolment.from_on)
-    enrolment.save(update_fields=["to_on"])
+    enrolment.save(update_fields=["to_on", "version"])
     audit.log_change(actor, enrolment, before)
     return enrolment
 

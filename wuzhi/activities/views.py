@@ -235,8 +235,17 @@ def care_pair(request: HttpRequest, pk: int) -> HttpResponse:
 def care_end(request: HttpRequest, pk: int, pairing_pk: int) -> HttpResponse:
     team = _visible_team(request, pk)
     pairing = get_object_or_404(CarePairing.objects.filter(member__team=team, ended_on__isnull=True), pk=pairing_pk)
-    services.care_end(actor=request.user, pairing=pairing)
+    try:
+        services.care_end(actor=request.user, pairing=pairing, version=_seen_version(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
     return redirect(reverse("activities:team_detail", args=[team.pk]) + "#care")
+
+
+def _seen_version(request: HttpRequest) -> int | None:
+    """The version of the record as the page showed it (hidden input "version")."""
+    raw = request.POST.get("version", "")
+    return int(raw) if raw.isdigit() else None
 
 
 def _visible_team(request: HttpRequest, pk: int) -> Team:
@@ -279,8 +288,12 @@ def member_add(request: HttpRequest, pk: int) -> HttpResponse:
 def member_leave(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
     team = _visible_team(request, pk)
     member = get_object_or_404(team.members.filter(left_on__isnull=True), pk=member_pk)
-    services.member_leave(actor=request.user, member=member)
-    messages.success(request, _("%(name)s 已退出%(team)s") % {"name": member.name, "team": team.name})
+    try:
+        services.member_leave(actor=request.user, member=member, version=_seen_version(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("%(name)s 已退出%(team)s") % {"name": member.name, "team": team.name})
     return redirect(reverse("activities:team_detail", args=[team.pk]) + "#members")
 
 
@@ -655,7 +668,8 @@ def attendance_headcount(request: HttpRequest, pk: int) -> HttpResponse:
     saved = False
     if form.is_valid():
         try:
-            services.headcount_set(actor=request.user, activity=activity, headcount=form.cleaned_data["headcount"])
+            services.headcount_set(actor=request.user, activity=activity, headcount=form.cleaned_data["headcount"],
+                                   version=_seen_version(request))
         except ValidationError as exc:
             apply_errors(form, exc)
         else:

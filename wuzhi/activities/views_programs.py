@@ -264,8 +264,13 @@ def program_enrol(request: HttpRequest, pk: int) -> HttpResponse:
 def enrolment_end(request: HttpRequest, pk: int, enrolment_pk: int) -> HttpResponse:
     program = _visible_program(request, pk)
     e = get_object_or_404(program.enrolments.filter(to_on__isnull=True), pk=enrolment_pk)
-    services.enrolment_end(actor=request.user, enrolment=e)
-    messages.success(request, _("%(name)s 已退出名单") % {"name": e.name})
+    raw = request.POST.get("version", "")  # the version the page showed
+    try:
+        services.enrolment_end(actor=request.user, enrolment=e, version=int(raw) if raw.isdigit() else None)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("%(name)s 已退出名单") % {"name": e.name})
     return redirect(reverse("activities:program_detail", args=[program.pk]) + "#list")
 
 

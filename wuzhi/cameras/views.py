@@ -22,7 +22,7 @@ from wuzhi.core.models import Area, AreaKind
 from wuzhi.core.pagination import keyset_page
 from wuzhi.core.roles import Action
 from wuzhi.core.scoping import can, scope_paths
-from wuzhi.core.views import apply_errors, client_ip, staff_view
+from wuzhi.core.views import apply_errors, client_ip, forbidden, require, staff_view
 from wuzhi.registry.models import Household
 
 from . import selectors, services
@@ -107,6 +107,8 @@ def public_area_list(request: HttpRequest) -> HttpResponse:
 
 @staff_view
 def public_area_new(request: HttpRequest) -> HttpResponse:
+    if not _areas(request.user, Action.CHANGE).exists():
+        return forbidden(request, _("您没有登记公共区域的权限"))
     form = PublicAreaForm(request.POST or None, areas=_areas(request.user, Action.CHANGE))
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -143,6 +145,8 @@ def camera_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_view
 def camera_new(request: HttpRequest) -> HttpResponse:
     user = request.user
+    if not _areas(user, Action.CHANGE).exists():
+        return forbidden(request, _("您没有登记探头的权限"))
     form = CameraForm(request.POST or None, areas=_areas(user, Action.CHANGE), public_areas=_public_areas(user),
                       initial={"kind": CameraKind.PUBLIC})
     if request.method == "POST" and form.is_valid():
@@ -174,6 +178,7 @@ def camera_new(request: HttpRequest) -> HttpResponse:
 def camera_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     camera = _camera(request, pk)
+    require(user, Action.CHANGE, camera.area_path)  # viewers see the camera, not the edit form
     services_kwargs: dict[str, Any]
     initial = {"location": camera.location, "vendor": camera.vendor, "model": camera.model,
                "public_areas": list(camera.public_areas.values_list("pk", flat=True)), "active": camera.active,
@@ -199,6 +204,7 @@ def camera_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_view
 def consent_new(request: HttpRequest, pk: int) -> HttpResponse:
     camera = _camera(request, pk)
+    require(request.user, Action.CHANGE, camera.area_path)
     if camera.kind != CameraKind.HOUSEHOLD:
         messages.error(request, _("公共区域探头不需要居民授权"))
         return redirect("cameras:detail", pk=camera.pk)

@@ -288,13 +288,26 @@ def escalate_overdue(*, now: dt.datetime | None = None) -> int:
 
 # ---- disputes ------------------------------------------------------------------------------
 
+def _case_seen(case: Case, version: int | None, *, bump: bool = True) -> None:
+    """Optimistic lock for the dispute's forms: they sit on the case page and carry the case's
+    version, so any change to the case since the page was read refuses them."""
+    locked = Case.objects.select_for_update().only("version").get(pk=case.pk)
+    if version is not None and locked.version != version:
+        raise ConcurrentEdit("该事项")
+    case.version = locked.version
+    if bump:
+        case.version += 1
+        Case.objects.filter(pk=case.pk).update(version=case.version)
+
+
 @transaction.atomic
 def dispute_intake(*, actor: Any, case: Case, dispute_type: str, situation: str, cause: str = "",
-                   risk: str = "low", parties: Iterable[dict[str, Any]] = ()) -> Dispute:
+                   risk: str = "low", parties: Iterable[dict[str, Any]] = (), version: int | None = None) -> Dispute:
     """The intake of 张黎's method: situation, parties with their needs and interests, cause."""
     if case.kind != CaseKind.DISPUTE:
         raise ValidationError(gettext("只有矛盾纠纷类事项需要登记纠纷详情"))
     _require_change(actor, case)
+    _case_seen(case, version)
     dispute = Dispute(case=case, dispute_type=dispute_type, situation=situation.strip(), cause=cause.strip(),
                       risk=risk)
     dispute.full_clean(exclude=["case"])
@@ -346,7 +359,7 @@ def mediation_record(*, actor: Any, dispute: Dispute, notes: str, held_at: dt.da
 
 @transaction.atomic
 def dispute_conclude(*, actor: Any, dispute: Dispute, outcome: str, terms: str = "", performance: str = "",
-                     referral: str = "", at: dt.datetime | None = None) -> Dispute:
+                     referral: str = "", at: dt.datetime | None = None, version: int | None = None) -> Dispute:
     """调解成功 with the agreed terms (the 协议书 is generated from them), or 调解不成 with the
     referral given. Either way the case is 办结 with that result."""
     case = dispute.case
@@ -358,6 +371,7 @@ def dispute_conclude(*, actor: Any, dispute: Dispute, outcome: str, terms: str =
         raise ValidationError({"outcome": gettext("请选择调解结果")})
     if not dispute.sessions.exists():
         raise ValidationError(gettext("请先登记调解记录"))
+    _case_seen(case, version, bump=False)  # the transition below bumps it
     at = at or timezone.now()
     before = audit.snapshot(dispute)
     dispute.outcome, dispute.concluded_at = outcome, at
@@ -373,10 +387,11 @@ def dispute_conclude(*, actor: Any, dispute: Dispute, outcome: str, terms: str =
 
 @transaction.atomic
 def followup_record(*, actor: Any, dispute: Dispute, status: str, note: str = "",
-                    at: dt.datetime | None = None) -> FollowUp:
+                    at: dt.datetime | None = None, version: int | None = None) -> FollowUp:
     _require_change(actor, dispute.case)
     if dispute.outcome != Outcome.SUCCESS:
         raise ValidationError(gettext("只有调解成功的纠纷需要回访履行情况"))
+    _case_seen(dispute.case, version)
     row = FollowUp(dispute=dispute, status=status, note=note.strip(), at=at or timezone.now(),
                    actor=actor if getattr(actor, "pk", None) else None)
     row.full_clean()

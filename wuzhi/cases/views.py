@@ -53,6 +53,12 @@ def _case(request: HttpRequest, pk: int) -> Case:
         "category", "area", "assigned_team", "assigned_user", "merged_into"), pk=pk)
 
 
+def _seen_version(request: HttpRequest) -> int | None:
+    """The version of the record as the page showed it (hidden input "version")."""
+    raw = request.POST.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
 def _errors(request: HttpRequest, exc: ValidationError) -> None:
     for msg in exc.messages:
         messages.error(request, msg)
@@ -176,7 +182,7 @@ def case_review(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             services.case_review(actor=request.user, case=case, satisfaction=form.cleaned_data["satisfaction"],
-                                 note=form.cleaned_data["note"])
+                                 note=form.cleaned_data["note"], version=_seen_version(request))
         except ValidationError as exc:
             _errors(request, exc)
         else:
@@ -218,13 +224,15 @@ def dispute_intake(request: HttpRequest, pk: int) -> HttpResponse:
         d = form.cleaned_data
         try:
             services.dispute_intake(actor=request.user, case=case, dispute_type=d["dispute_type"], risk=d["risk"],
-                                    situation=d["situation"], cause=d["cause"], parties=form.parties())
+                                    situation=d["situation"], cause=d["cause"], parties=form.parties(),
+                                    version=_seen_version(request))
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
             messages.success(request, gettext("纠纷情况已登记"))
             return redirect("cases:detail", pk=case.pk)
-    return render(request, "cases/dispute_form.html", {"form": form, "case": case},
+    return render(request, "cases/dispute_form.html", {"form": form, "case": case,
+                                                       "version": request.POST.get("version") or case.version},
                   status=400 if form.errors else 200)
 
 
@@ -260,7 +268,8 @@ def dispute_conclude(request: HttpRequest, pk: int) -> HttpResponse:
         d = form.cleaned_data
         try:
             services.dispute_conclude(actor=request.user, dispute=dispute, outcome=d["outcome"], terms=d["terms"],
-                                      performance=d["performance"], referral=d["referral"])
+                                      performance=d["performance"], referral=d["referral"],
+                                      version=_seen_version(request))
         except ValidationError as exc:
             _errors(request, exc)
         else:
@@ -278,7 +287,7 @@ def followup_add(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             services.followup_record(actor=request.user, dispute=dispute, status=form.cleaned_data["status"],
-                                     note=form.cleaned_data["note"])
+                                     note=form.cleaned_data["note"], version=_seen_version(request))
         except ValidationError as exc:
             _errors(request, exc)
         else:

@@ -24,7 +24,7 @@ from wuzhi.core.models import Area, AreaKind
 from wuzhi.core.pagination import keyset_page
 from wuzhi.core.roles import Action
 from wuzhi.core.scoping import can, can_on, scope_paths
-from wuzhi.core.views import apply_errors, staff_view
+from wuzhi.core.views import apply_errors, forbidden, require, staff_view
 
 from . import flow, services
 from .forms import BodyForm, FromCasesForm, MeetingForm, PublishForm, TopicForm, VoteForm
@@ -91,6 +91,8 @@ def topic_list(request: HttpRequest) -> HttpResponse:
 
 @staff_view
 def topic_new(request: HttpRequest) -> HttpResponse:
+    if not _areas(request.user).exists():  # no place to raise a topic at: the form would be a dead end
+        return forbidden(request, _("您没有提出议题的权限"))
     form = TopicForm(request.POST or None, areas=_areas(request.user))
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -109,6 +111,8 @@ def topic_new(request: HttpRequest) -> HttpResponse:
 @staff_view
 def topic_from_cases(request: HttpRequest) -> HttpResponse:
     """Several reports of one problem → one topic (the cases are linked, not changed)."""
+    if not _areas(request.user).exists():
+        return forbidden(request, _("您没有提出议题的权限"))
     cases = (Case.objects.visible_to(request.user).exclude(state=CaseState.MERGED).select_related("area")
              .order_by("-opened_at", "-id"))
     if request.GET.get("q"):
@@ -213,6 +217,7 @@ def topic_merge(request: HttpRequest, pk: int) -> HttpResponse:
 def meeting_new(request: HttpRequest, pk: int) -> HttpResponse:
     """Pick the body, then record the meeting: every member's attendance, minutes, opinions."""
     topic = _topic(request, pk)
+    require(request.user, Action.CHANGE, topic.area_path)  # viewers see the topic, not the form
     bodies = _bodies_for(request.user, topic)
     body = next((b for b in bodies if str(b.pk) == (request.POST.get("body") or request.GET.get("body"))), None)
     if body is None:
@@ -290,6 +295,7 @@ def households(request: HttpRequest, pk: int) -> HttpResponse:
     from wuzhi.registry.models import Household
 
     topic = _topic(request, pk)
+    require(request.user, Action.CHANGE, topic.area_path)
     units = _units(topic)
     if request.method == "POST":
         chosen = {k: [u for u in units if str(u.pk) in request.POST.getlist(k)] for k in ("affected", "benefited")}
@@ -378,6 +384,11 @@ def body_list(request: HttpRequest) -> HttpResponse:
 @staff_view
 def body_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     body = get_object_or_404(Body.objects.visible_to(request.user), pk=pk) if pk is not None else None
+    # Members and viewers see the body on the list; only those who may change it get the form.
+    if body is not None:
+        require(request.user, Action.CHANGE, body.area_path)
+    elif not _areas(request.user, Action.CHANGE).exists():
+        return forbidden(request, _("您没有维护议事组织的权限"))
     initial: dict[str, Any] = {}
     if body is not None:
         initial = {f: getattr(body, f) for f in services.BODY_FIELDS}

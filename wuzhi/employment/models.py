@@ -108,6 +108,8 @@ class Placement(models.Model):
     started_on = models.DateField(_("上岗日期"))
     ended_on = models.DateField(_("离岗日期"), null=True, blank=True)
     end_reason = models.CharField(_("离岗原因"), max_length=64, blank=True)
+    # Optimistic lock: the page's hidden version; a stale 离岗 is refused.
+    version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

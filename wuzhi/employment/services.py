@@ -113,16 +113,21 @@ def placement_add(*, actor: Any, resident: Resident, kind: str, started_on: dt.d
 
 
 @transaction.atomic
-def placement_end(*, actor: Any, placement: Placement, ended_on: dt.date, reason: str) -> Placement:
-    """离岗: the job ends; the status becomes 失业/待业 until the next placement."""
+def placement_end(*, actor: Any, placement: Placement, ended_on: dt.date, reason: str,
+                  version: int | None = None) -> Placement:
+    """离岗: the job ends; the status becomes 失业/待业 until the next placement. `version` is the
+    one the page showed: a stale page is refused."""
     p = Placement.objects.select_for_update().select_related("resident").get(pk=placement.pk)
     _require(actor, p.resident)
+    if version is not None and p.version != version:
+        raise ConcurrentEdit("该就业记录")
     if p.ended_on is not None:
         raise ValidationError("该岗位已登记离岗")
     if not reason.strip():
         raise ValidationError({"end_reason": "请填写离岗原因"})
     before = audit.snapshot(p)
     p.ended_on, p.end_reason = ended_on, reason.strip()[:64]
+    p.version += 1
     p.full_clean(exclude=["resident", "created_by"])
     p.save()
     audit.log_change(actor, p, before, note="离岗")

@@ -110,8 +110,9 @@ def person(request: HttpRequest, pk: int) -> HttpResponse:
                     services.contact_add(actor=user, resident=resident, team=team, **d)
                 elif action == "end":
                     placement = get_object_or_404(resident.placements, pk=request.POST.get("placement"))
+                    raw = request.POST.get("version", "")  # the placement's version the page showed
                     services.placement_end(actor=user, placement=placement, ended_on=d["ended_on"],
-                                           reason=d["end_reason"])
+                                           reason=d["end_reason"], version=int(raw) if raw.isdigit() else None)
             except ValidationError as exc:
                 apply_errors(form, exc)
             else:

@@ -131,6 +131,8 @@ class Pairing(models.Model):
     started_on = models.DateField("结对日期", default=timezone.localdate)
     ended_on = models.DateField("结束日期", null=True, blank=True)
     flag = models.CharField("待确认原因", max_length=128, blank=True)
+    # Optimistic lock: the page's hidden version; a stale confirm or end is refused.
+    version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
 

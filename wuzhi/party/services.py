@@ -128,25 +128,27 @@ def pairing_create(*, actor: Any, household: Any, member: PartyMember | None = N
 
 
 @transaction.atomic
-def pairing_end(*, actor: Any, pairing: Pairing, reason: str) -> Pairing:
+def pairing_end(*, actor: Any, pairing: Pairing, reason: str, version: int | None = None) -> Pairing:
     require(actor, Action.CHANGE, pairing.area_path)
     if not reason.strip():
         raise ValidationError({"reason": "请说明结束结对的原因"})
+    _bump(Pairing, pairing, version, "该结对")
     before = audit.snapshot(pairing)
     pairing.ended_on = timezone.localdate()
     pairing.flag = ""
-    pairing.save(update_fields=["ended_on", "flag"])
+    pairing.save(update_fields=["ended_on", "flag", "version"])
     audit.log_change(actor, pairing, before, note=reason.strip())
     return pairing
 
 
 @transaction.atomic
-def pairing_confirm(*, actor: Any, pairing: Pairing) -> Pairing:
+def pairing_confirm(*, actor: Any, pairing: Pairing, version: int | None = None) -> Pairing:
     """Clear a flag after a person checked the pairing still holds."""
     require(actor, Action.CHANGE, pairing.area_path)
+    _bump(Pairing, pairing, version, "该结对")
     before = audit.snapshot(pairing)
     pairing.flag = ""
-    pairing.save(update_fields=["flag"])
+    pairing.save(update_fields=["flag", "version"])
     audit.log_change(actor, pairing, before, note="确认继续结对")
     return pairing
 

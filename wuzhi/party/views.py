@@ -462,6 +462,12 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
     }, status=400 if form.errors else 200)
 
 
+def _seen_version(request: HttpRequest) -> int | None:
+    """The version of the record as the page showed it (hidden input "version")."""
+    raw = request.POST.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
 def _pairing(request: HttpRequest, pk: int, *, active: bool = True) -> Pairing:
     qs = Pairing.objects.visible_to(request.user).select_related("household", "member__branch", "cadre__department")
     if active:
@@ -475,9 +481,13 @@ def _pairing(request: HttpRequest, pk: int, *, active: bool = True) -> Pairing:
 @require_POST
 def pairing_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     pairing = _pairing(request, pk)
-    services.pairing_confirm(actor=request.user, pairing=pairing)
-    messages.success(request, _("已确认 %(name)s 继续联系 %(address)s")
-                     % {"name": pairing.helper, "address": pairing.household.address})
+    try:
+        services.pairing_confirm(actor=request.user, pairing=pairing, version=_seen_version(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("已确认 %(name)s 继续联系 %(address)s")
+                         % {"name": pairing.helper, "address": pairing.household.address})
     return redirect(_safe_next(request, reverse("party:coverage")))
 
 
@@ -488,14 +498,16 @@ def pairing_end(request: HttpRequest, pk: int) -> HttpResponse:
     back = _safe_next(request, reverse("party:coverage"))
     if request.method == "POST" and form.is_valid():
         try:
-            services.pairing_end(actor=request.user, pairing=pairing, reason=form.cleaned_data["reason"])
+            services.pairing_end(actor=request.user, pairing=pairing, reason=form.cleaned_data["reason"],
+                                 version=_seen_version(request))
         except ValidationError as exc:
             _errors_at(form, exc, "reason")
         else:
             messages.success(request, _("已结束结对,%(address)s 回到“无联系人”名单")
                              % {"address": pairing.household.address})
             return redirect(back)
-    return render(request, "party/pairing_end.html", {"pairing": pairing, "form": form, "next": back},
+    return render(request, "party/pairing_end.html", {"pairing": pairing, "form": form, "next": back,
+                                                      "version": request.POST.get("version") or pairing.version},
                   status=400 if form.errors else 200)
 
 

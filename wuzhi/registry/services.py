@@ -260,11 +260,16 @@ def set_resident_tags(*, actor: Any, resident: Resident, tags: Iterable[Tag],
 
 
 @transaction.atomic
-def tag_confirm(*, actor: Any, resident: Resident, tag: Tag) -> None:
-    """A worker confirms a suggested tag (see selectors.tag_suggestions)."""
+def tag_confirm(*, actor: Any, resident: Resident, tag: Tag, version: int | None = None) -> None:
+    """A worker confirms a suggested tag (see selectors.tag_suggestions). `version` is the
+    resident's as the suggestion showed it: an edit since then may have made it wrong."""
     require(actor, Action.CHANGE, resident.area_path)
     if ResidentTag.objects.filter(resident=resident, tag=tag).exists():
         return
+    if version is None:  # the system: no check, but an edit form opened before is stale now
+        Resident.objects.filter(pk=resident.pk).update(version=F("version") + 1)
+    else:
+        _bump(Resident, resident, version, f"居民“{resident.name}”")
     before = audit.snapshot(resident)
     ResidentTag.objects.create(resident=resident, tag=tag, source=ResidentTag.Source.SUGGESTED, added_by=actor)
     audit.log_change(actor, resident, before, note=f"确认系统建议的标签:{tag.name}")

@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -365,7 +366,15 @@ def reveal(request: HttpRequest, pk: int, field: str) -> HttpResponse:
 def tag_confirm(request: HttpRequest, pk: int, tag_pk: int) -> HttpResponse:
     resident = get_object_or_404(Resident.objects.visible_to(request.user), pk=pk)
     tag = get_object_or_404(Tag, pk=tag_pk)
-    services.tag_confirm(actor=request.user, resident=resident, tag=tag)
+    raw = request.POST.get("version", "")  # the resident's version as the suggestion showed it
+    try:
+        services.tag_confirm(actor=request.user, resident=resident, tag=tag, version=int(raw) if raw.isdigit() else None)
+    except ValidationError as exc:
+        if getattr(request, "htmx", False):  # swapped in place of the suggestion (htmx swaps 2xx only)
+            return HttpResponse(format_html('<li class="list-group-item text-danger small">{}</li>',
+                                            " ".join(exc.messages)))
+        messages.error(request, " ".join(exc.messages))
+        return redirect(_safe_next(request, reverse("home")))
     if getattr(request, "htmx", False):
         return render(request, "registry/_tag_confirmed.html", {"resident": resident, "tag": tag})
     messages.success(request, _("已为 %(name)s 加上标签“%(tag)s”") % {"name": resident.name, "tag": tag.name})
