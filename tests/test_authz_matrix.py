@@ -183,7 +183,7 @@ RULES: dict[str, Rule] = {
     "employment:rates": R(ANYONE), "employment:people": R(ANYONE), "employment:person": R(V, "worker_age"),
     # ---- alarms: the console shows each role the calls in its scope
     "alarms:console": R(ANYONE), "alarms:feed": R(ANYONE), "alarms:health": R(ANYONE), "alarms:responder": R(ANYONE),
-    "alarms:devices": R(ANYONE), "alarms:chains": R(ANYONE), "alarms:chain_new": R(ANYONE),
+    "alarms:devices": R(ANYONE), "alarms:chains": R(ANYONE), "alarms:chain_new": R(C),
     "alarms:act": R(V, "alarm", then="the duty roles (alarms.services.may_act)"),
     "alarms:reveal": R(roles(Role.SECRETARY, Role.GRID_WORKER, Role.POLICE, Role.DUTY), "alarm", ref="=self"),
     "alarms:device": R(V, "device"), "alarms:chain_edit": R(C, "chain"),

@@ -286,6 +286,8 @@ def chain_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     chain = get_object_or_404(Chain.objects.visible_to(user), pk=pk) if pk else None
     if chain is not None and not can(user, Action.CHANGE, chain.area_path):
         raise NotAllowed(_("您只能查看该通知链"))
+    if chain is None and not _grids(user).exists():
+        raise NotAllowed(_("您没有设置通知链的权限"))
     existing = _steps(chain) if chain else []
     initial = ChainForm.initial_for(existing, chain) if chain else ChainForm.blank_initial()
     form = ChainForm(request.POST or None, initial=initial, grids=_grids(user), users=_staff_users(user),
