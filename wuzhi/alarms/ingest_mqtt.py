@@ -91,6 +91,7 @@ class Consumer:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_socket_open = ingest.no_delay
         self.client.reconnect_delay_set(min_delay=1, max_delay=5)
         # Replies are QoS 1: let many be in flight during a storm.
         self.client.max_inflight_messages_set(1000)

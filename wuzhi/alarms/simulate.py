@@ -50,6 +50,7 @@ class MqttCallers:
                                   client_id=client_id or f"wuzhi-sim-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_socket_open = ingest.no_delay
         self.client.on_disconnect = lambda *a: self.connected.clear()
         self.client.reconnect_delay_set(min_delay=1, max_delay=2)
         self.client.max_inflight_messages_set(1000)
