@@ -109,12 +109,11 @@ def test_acknowledge_stops_pending_and_stale_timer_does_nothing(device, staff):
 
 def test_claimed_row_is_not_sent_after_acknowledgement(device, staff):
     alarm = press(device).alarm
-    ids = outbox.claim()
-    assert len(ids) == 2
+    claimed = outbox.claim()
+    assert claimed.delivered == 1 and len(claimed.ids) == 1  # the console row went out in the claim
     services.acknowledge(actor=staff.duty, alarm=alarm)
-    for pk in ids:
-        assert outbox.deliver(pk) == NotifyStatus.CANCELLED
-    assert not alarm.notifications.filter(status=NotifyStatus.SENT).exists()
+    assert outbox.deliver(claimed.ids[0]) == NotifyStatus.CANCELLED
+    assert list(alarm.notifications.filter(status=NotifyStatus.SENT).values_list("channel", flat=True)) == ["console"]
 
 
 def test_acknowledged_but_nobody_on_site_escalates_again(device, staff):
@@ -264,10 +263,10 @@ def test_sms_gives_up_after_max_attempts_and_tells_duty(device, flaky):
 
 def test_expired_lease_is_taken_again(device):
     alarm = press(device).alarm
-    ids = outbox.claim()
-    assert outbox.claim() == []  # leased
+    ids = outbox.claim().ids
+    assert len(outbox.claim()) == 0  # leased
     later = timezone.now() + outbox.LEASE + dt.timedelta(seconds=1)
-    assert sorted(outbox.claim(now=later)) == sorted(ids)  # the worker that held them died
+    assert outbox.claim(now=later).ids == ids  # the worker that held them died
     for pk in ids:
         outbox.deliver(pk)
     assert alarm.notifications.filter(status=NotifyStatus.SENT).count() == 2
@@ -341,22 +340,21 @@ def test_a_batch_press_has_a_fixed_number_of_statements(device, tree, django_ass
     assert all(r.created for r in results) and Notification.objects.filter(alarm__device__in=others[1:]).count() == 4
 
 
-def test_console_rows_go_out_only_when_due_and_in_one_transaction(device, staff, django_assert_max_num_queries):
+def test_a_claim_delivers_console_rows_when_due_in_one_transaction(device, staff, django_assert_max_num_queries):
     alarm = press(device).alarm
     console = alarm.notifications.get(channel="console")
     # not yet due (the datetime comparison must hold on SQLite's text timestamps too)
-    assert outbox.deliver_due_console(now=console.due_at - dt.timedelta(seconds=1)) == 0
-    assert outbox.claim(now=console.due_at - dt.timedelta(seconds=1)) == []
-    with django_assert_max_num_queries(9):
-        assert outbox.deliver_due_console(now=console.due_at + dt.timedelta(seconds=1)) == 1
+    assert len(outbox.claim(now=console.due_at - dt.timedelta(seconds=1))) == 0
+    # rows, alarms, lease, sent, the alarm's step and its timeline row, the feed (2)
+    with django_assert_max_num_queries(10):
+        claimed = outbox.claim(now=console.due_at + dt.timedelta(seconds=1))
     console.refresh_from_db()
     alarm.refresh_from_db()
-    assert console.status == NotifyStatus.SENT and console.attempts == 0  # no claim, no lease
+    assert claimed.delivered == 1 and console.status == NotifyStatus.SENT and console.attempts == 0  # no lease
     assert alarm.state == AlarmState.NOTIFYING and alarm.first_notified_at == console.sent_at
     assert alarm.events.filter(to_state=AlarmState.NOTIFYING, label="开始通知").count() == 1
-    # the SMS row is left to the claim
-    assert outbox.deliver_due_console() == 0
-    assert [Notification.objects.get(pk=pk).channel for pk in outbox.claim()] == ["sms"]
+    # the SMS row was leased to this worker
+    assert [Notification.objects.get(pk=pk).status for pk in claimed.ids] == [NotifyStatus.SENDING]
 
 
 def test_console_row_of_an_acknowledged_alarm_is_cancelled_not_sent(device, staff):
@@ -366,6 +364,6 @@ def test_console_row_of_an_acknowledged_alarm_is_cancelled_not_sent(device, staf
         info(Alarm.objects.get(pk=alarm.pk), "测试信息", tag="t")
     # the alarm moved on to a later epoch after its rows were decided (as when taken concurrently)
     Alarm.objects.filter(pk=alarm.pk).update(epoch=alarm.epoch + 1)
-    assert outbox.deliver_due_console() == 2
+    assert outbox.claim().delivered == 2
     rows = dict(alarm.notifications.filter(channel="console").values_list("purpose", "status"))
     assert rows == {"alert": NotifyStatus.CANCELLED, "info": NotifyStatus.SENT}

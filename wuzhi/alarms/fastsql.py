@@ -2,8 +2,8 @@
 
 Compiling a queryset costs 0.3–1 ms of CPU in Django, more than PostgreSQL needs to run the
 statement; a storm of 100 presses a second on two cores cannot afford it on the path from a press
-to its first notification (ingest.devices_by_keys, services.alarm_press_batch, outbox.claim and
-outbox.deliver_due_console). These helpers keep that SQL portable (PostgreSQL and SQLite, the
+to its first notification (ingest.devices_by_keys, services.alarm_press_batch, outbox.claim,
+services.heartbeat_flush). These helpers keep that SQL portable (PostgreSQL and SQLite, the
 `%s` placeholders of Django's cursor) and the rows turned into model instances the rest of the code
 uses as usual. Everything else stays on the ORM."""
 

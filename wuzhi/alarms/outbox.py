@@ -2,14 +2,13 @@
 
 Rows are written by the services in the transaction that decided them (an alarm opened, a step
 escalated), so a notification exists if and only if its decision was committed; that commit also
-wakes the workers (PostgreSQL NOTIFY, see `Waker`). Console rows are delivered by committing their
-`sent` mark, all due ones of a round in one transaction (`deliver_due_console`). Workers send the
-others (SMS) in two steps:
+wakes the workers (PostgreSQL NOTIFY, see `Waker`). A worker's round has two steps:
 
 1. **claim** (one short transaction): pending rows that are due, and `sending` rows whose lease ran
    out (a worker died holding them), are locked with FOR UPDATE SKIP LOCKED on PostgreSQL (several
-   workers never take the same row; SQLite runs one worker), marked `sending` with a lease and
-   their attempt counted, and committed;
+   workers never take the same row; SQLite runs one worker). Console rows are delivered right
+   there, since committing their `sent` mark is their delivery; the others (SMS) are marked
+   `sending` with a lease, their attempt counted, and committed;
 2. **deliver** (one transaction per row): lock the alarm row, re-read the notification; an ALERT
    row whose alarm moved to a later epoch (acknowledged, on site, resolved) is dropped, not sent;
    otherwise send through the channel with the row's idempotency key, mark it `sent` and commit.
@@ -32,6 +31,7 @@ import logging
 import os
 import random
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 from django.db import connection
@@ -107,23 +107,6 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=base * random.uniform(0.8, 1.2))
 
 
-def claim(*, now: dt.datetime | None = None, limit: int = 50, lease: dt.timedelta = LEASE) -> list[int]:
-    """Take up to `limit` due rows for this worker (see the module docstring). Hand-written SQL:
-    every worker runs this on every wake-up."""
-    now = now or timezone.now()
-    table = fastsql.table(Notification)
-    skip = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    with services.alarm_txn(), connection.cursor() as cur:
-        cur.execute(f"SELECT id FROM {table} WHERE (status = %s AND due_at <= %s) OR (status = %s AND lease_until < %s) "
-                    f"ORDER BY due_at, id LIMIT %s{skip}",
-                    [str(NotifyStatus.PENDING), fastsql.when(now), str(NotifyStatus.SENDING), fastsql.when(now), limit])
-        ids = [row[0] for row in cur.fetchall()]
-        if ids:
-            cur.execute(f"UPDATE {table} SET status = %s, lease_until = %s, attempts = attempts + 1 "
-                        f"WHERE id IN ({fastsql.marks(ids)})", [str(NotifyStatus.SENDING), fastsql.when(now + lease), *ids])
-    return ids
-
-
 def _stale(purpose: str, epoch: int, alarm: Alarm) -> bool:
     """An ALERT decided before the alarm was taken (acknowledged, on site, resolved) is not sent;
     an INFO row always is."""
@@ -177,80 +160,94 @@ def deliver(pk: int, *, now: dt.datetime | None = None) -> str:
         return n.status
 
 
-def deliver_due_console(*, limit: int = 100, now: dt.datetime | None = None) -> int:
-    """Deliver due console rows in ONE transaction, without a claim: committing the `sent` mark is
-    the delivery, so there is nothing to lease. The rows and then their alarms are locked with
-    SKIP LOCKED (an alarm being acknowledged right now is left for the next round, and nothing
-    here waits on a lock, so no deadlock with the services that lock the alarm, then its rows);
-    an ALERT row whose alarm moved on is cancelled, the rest are marked sent and a NEW alarm
-    becomes NOTIFYING. Hand-written SQL with a fixed number of statements: this runs for every
-    alarm of a storm, and it is what "first notification dispatched" waits for."""
-    sent_at = now or timezone.now()
-    marks = fastsql.marks
+@dataclass
+class Claimed:
+    delivered: int  # console rows sent (or cancelled as stale) in the claim itself
+    ids: list[int]  # rows leased to this worker, to `deliver` one by one
+
+    def __len__(self) -> int:
+        return self.delivered + len(self.ids)
+
+
+def claim(*, now: dt.datetime | None = None, limit: int = 50, lease: dt.timedelta = LEASE) -> Claimed:
+    """A worker's round, in ONE transaction with a fixed number of hand-written statements (every
+    worker runs it on every wake-up; it is what "first notification dispatched" waits for):
+
+    - due rows (pending and due, or `sending` with an expired lease) are locked with FOR UPDATE
+      SKIP LOCKED, then their alarms, also SKIP LOCKED: nothing here waits on a lock, so there is
+      no deadlock with the services that lock an alarm and then its rows; a row whose alarm
+      somebody holds right now is left for the next round;
+    - pending console rows are delivered here, since committing their `sent` mark is the
+      delivery: an ALERT whose alarm moved on is cancelled instead, and an alarm reached for the
+      first time gets its first-notification time and takes the flow table's NEW → NOTIFYING step;
+    - every other row is leased (`sending`, attempt counted) and returned for `deliver`."""
+    now = now or timezone.now()
+    marks, when = fastsql.marks, fastsql.when
     skip = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     n_table, a_table = fastsql.table(Notification), fastsql.table(Alarm)
-
     with services.alarm_txn(), connection.cursor() as cur:
-        cur.execute(f"SELECT id, alarm_id, epoch, purpose, name FROM {n_table} WHERE channel = %s AND status = %s "
-                    f"AND due_at <= %s ORDER BY due_at, id LIMIT %s{skip}",
-                    [str(NotifyChannel.CONSOLE), str(NotifyStatus.PENDING), fastsql.when(sent_at), limit])
+        cur.execute(f"SELECT id, alarm_id, channel, status, epoch, purpose, name FROM {n_table} "
+                    f"WHERE (status = %s AND due_at <= %s) OR (status = %s AND lease_until < %s) "
+                    f"ORDER BY due_at, id LIMIT %s{skip}",
+                    [str(NotifyStatus.PENDING), when(now), str(NotifyStatus.SENDING), when(now), limit])
         rows = cur.fetchall()
         if not rows:
-            return 0
+            return Claimed(0, [])
         alarm_ids = sorted({r[1] for r in rows})
         fields = fastsql.columns(Alarm, {"id", "state", "first_notified_at", "epoch", "version"})
         cur.execute(f"SELECT {', '.join(fields)} FROM {a_table} WHERE id IN ({marks(alarm_ids)}) ORDER BY id{skip}",
                     alarm_ids)
         alarms = {a.pk: a for a in fastsql.load(Alarm, fields, cur.fetchall())}
-        live: list[tuple[int, int, str]] = []  # (row id, alarm id, receiver's name)
+        sent: list[tuple[int, int, str]] = []  # (row id, alarm id, receiver's name)
         stale: list[int] = []
-        for pk, alarm_id, epoch, purpose, name in rows:
+        leased: list[int] = []
+        for pk, alarm_id, channel_name, status, epoch, purpose, name in rows:
             alarm = alarms.get(alarm_id)
             if alarm is None:
-                continue  # someone holds its alarm: next round
-            if _stale(purpose, epoch, alarm):
+                continue
+            if channel_name != NotifyChannel.CONSOLE or status != NotifyStatus.PENDING:
+                leased.append(pk)
+            elif _stale(purpose, epoch, alarm):
                 stale.append(pk)
             else:
-                live.append((pk, alarm_id, name))
+                sent.append((pk, alarm_id, name))
+        if leased:
+            cur.execute(f"UPDATE {n_table} SET status = %s, lease_until = %s, attempts = attempts + 1 "
+                        f"WHERE id IN ({marks(leased)})", [str(NotifyStatus.SENDING), when(now + lease), *leased])
         if stale:
             cur.execute(f"UPDATE {n_table} SET status = %s, lease_until = NULL, last_error = %s "
                         f"WHERE id IN ({marks(stale)})", [str(NotifyStatus.CANCELLED), "呼叫已被确认或处置,未发送", *stale])
-        if live:
+        if sent:
             cur.execute(f"UPDATE {n_table} SET status = %s, sent_at = %s, provider_id = %s, lease_until = NULL "
-                        f"WHERE id IN ({marks([x[0] for x in live])})",
-                        [str(NotifyStatus.SENT), fastsql.when(sent_at), "console", *[x[0] for x in live]])
+                        f"WHERE id IN ({marks(sent)})",
+                        [str(NotifyStatus.SENT), when(now), "console", *[x[0] for x in sent]])
         first: dict[int, str] = {}
-        for _pk, alarm_id, name in live:
+        for _pk, alarm_id, name in sent:
             first.setdefault(alarm_id, name)
         unstamped = [alarms[a] for a in first if alarms[a].first_notified_at is None]
         if unstamped:
-            # An alarm reached for the first time gets its first-notification time, once, and a
-            # NEW one takes the flow table's NEW → NOTIFYING step (which does not stop escalation).
             step = flow.step(AlarmState.NEW, AlarmState.NOTIFYING)
             assert step is not None and not step.stops_escalation
             ids = [a.pk for a in unstamped]
             cur.execute(f"UPDATE {a_table} SET state = CASE WHEN state = %s THEN %s ELSE state END, "
                         f"first_notified_at = %s, version = version + 1 WHERE id IN ({marks(ids)})",
-                        [str(AlarmState.NEW), str(AlarmState.NOTIFYING), fastsql.when(sent_at), *ids])
-            AlarmEvent.objects.bulk_create([
-                AlarmEvent(alarm_id=a.pk, kind=AlarmEvent.Kind.TRANSITION, from_state=AlarmState.NEW,
-                           to_state=AlarmState.NOTIFYING, label=step.label, actor_name=services.SYSTEM,
-                           at=sent_at, note=f"已通知{first[a.pk]}")
-                for a in unstamped if a.state == AlarmState.NEW])
+                        [str(AlarmState.NEW), str(AlarmState.NOTIFYING), when(now), *ids])
+            fastsql.insert([AlarmEvent(alarm_id=a.pk, kind=AlarmEvent.Kind.TRANSITION, from_state=AlarmState.NEW,
+                                       to_state=AlarmState.NOTIFYING, label=step.label, actor_name=services.SYSTEM,
+                                       at=now, note=f"已通知{first[a.pk]}")
+                            for a in unstamped if a.state == AlarmState.NEW])
             for a in unstamped:
                 services._touch(a)
-        return len(live) + len(stale)
+    return Claimed(len(sent) + len(stale), leased)
 
 
 def dispatch_once(*, limit: int = 50, now: dt.datetime | None = None) -> int:
-    """One round: the due console rows together in one transaction, then claim what is left
-    (other channels, and rows of a worker that died holding them) and send each on its own.
+    """One round: claim (which delivers the console rows itself), then send each leased row.
     Returns how many rows were handled."""
-    handled = deliver_due_console(limit=limit, now=now)
-    ids = claim(now=now, limit=limit)
-    for pk in ids:
+    claimed = claim(now=now, limit=limit)
+    for pk in claimed.ids:
         deliver(pk, now=now)
-    return handled + len(ids)
+    return len(claimed)
 
 
 class Waker:
