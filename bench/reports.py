@@ -5,7 +5,11 @@ client, no network).
     WUZHI_HOME=<same> .venv/bin/python bench/reports.py [--runs 30]
 
 Prints median and p95 wall time per page in milliseconds, the median CPU time of the process
-(the server time an idle machine would see) and the queries each ran."""
+(the server time an idle machine would see) and the queries each ran. 冷 (cold) pages are
+computed afresh, as right after any write; the others may come from the data-version cache,
+which exists on SQLite only. On PostgreSQL set WUZHI_DATABASE_URL for both commands (and let
+autovacuum, or an ANALYZE, give the planner its statistics after building the demo); there
+every page is computed afresh and the CPU column leaves out the database server's share."""
 
 from __future__ import annotations
 
@@ -56,6 +60,7 @@ def main() -> None:
     ]
     # CPU ms: this process's CPU time (SQLite runs in-process), i.e. the server time without
     # waiting for a core on a busy machine.
+    print(f"{connection.vendor}, {timezone.localdate().year}, {args.runs} runs")
     print(f"{'page':<18} {'user':<7} {'median ms':>10} {'p95 ms':>8} {'CPU ms':>8} {'queries':>8}")
     for username, label, url, runs in cases:
         # 冷 (cold): as right after any write, nothing cached (the data version is withheld).

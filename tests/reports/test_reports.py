@@ -66,6 +66,74 @@ def test_units_from_labels_and_links_with_area(tree):
     assert catalog.format_value(6820) == "6820"
 
 
+def test_age_bands_turn_on_the_birthday_even_on_29_february(tree, make_household):
+    """The pyramid's bands, counted with one comparison per band, put a resident in the band of
+    their age on the reference day: 7 on their 7th birthday, still 6 the day before; and on a
+    29 February the birthday of someone born on 28 February has come, that of 1 March not yet."""
+    from wuzhi.reports import series
+    from wuzhi.reports.statistics import Scope
+
+    make_household(tree.dwellings[0], [("甲", {"birth": "20170228"}), ("乙", {"birth": "20170301"}),
+                                       ("丙", {"birth": "19440229", "male": False}),
+                                       ("丁", {"birth": "19440301", "male": False}),
+                                       ("戊", {"birth": "20240301"})])  # born after the reference day
+    scope = Scope(None, tree.community, dt.date(2024, 1, 1), dt.date(2024, 2, 29))
+    chart = series.pyramid(scope)
+    male, female = chart.series[0]["data"], chart.series[1]["data"]
+    labels = chart.categories
+    assert male[labels.index("0–6岁")] == 1 and male[labels.index("7–17岁")] == 1  # 乙 is 6, 甲 is 7
+    assert female[labels.index("80岁以上")] == 1 and female[labels.index("70–79岁")] == 1  # 丙 80, 丁 79
+    # Counted in the figure, in no band.
+    assert compute(scope, ["residents"]) == {"residents": 5} and sum(male) + sum(female) == 4
+    # On a page the drill-down counts the same rows per grid and hands the figure and the pyramid
+    # their totals: they are not counted again.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    fresh = Scope(None, tree.community, dt.date(2024, 1, 1), dt.date(2024, 2, 29))
+    with fresh.counting():
+        rows = series.child_table(fresh, list(tree.community.children.order_by("path")))
+        assert sum(r.values["residents"] for r in rows) == 5
+        with CaptureQueriesContext(connection) as again:
+            assert compute(fresh, ["residents"]) == {"residents": 5}
+            assert series.pyramid(fresh).series == chart.series
+        assert len(again) == 0
+    # Outside a page (or report), the same scope asked again counts afresh.
+    make_household(tree.dwellings[1], [("己", {"birth": "19900101"})])
+    assert compute(fresh, ["residents"]) == {"residents": 6}
+
+
+def test_roster_gaps_follow_the_roster(people, tree, make_user):
+    """buildings_missing_a_role and grids_without_grid_worker ask in SQL what party.roster reads
+    grant by grant: they agree, and follow grants given and expired."""
+    from wuzhi.core.models import Grant
+    from wuzhi.party import roster
+
+    keys = ["buildings_missing_a_role", "grids_without_grid_worker"]
+
+    def by_roster(area):
+        scope = year_scope(None, area, 2026)
+        return {"buildings_missing_a_role": sum(1 for gaps in roster.building_gaps(scope).values() if gaps),
+                "grids_without_grid_worker": sum(1 for h in roster.holders(scope, "grid", [Role.GRID_WORKER]).values()
+                                                 if not h[Role.GRID_WORKER])}
+
+    def figures(area):
+        return compute(year_scope(None, area, 2026), keys)
+
+    before = figures(tree.community)
+    assert before == by_roster(tree.community) and before["buildings_missing_a_role"] > 0
+    for i, role in enumerate(roster.BUILDING_ROLES):  # the first building gets all five roles
+        make_user(f"b{i}", role, tree.buildings[0])
+    # A grid worker's grant held on the community does not staff a grid; an expired one neither.
+    make_user("roving", Role.GRID_WORKER, tree.community)
+    Grant.objects.filter(user=people.worker2).update(valid_to=dt.date(2020, 1, 1))
+    after = figures(tree.community)
+    assert after == by_roster(tree.community)
+    assert after["buildings_missing_a_role"] == before["buildings_missing_a_role"] - 1
+    assert after["grids_without_grid_worker"] == before["grids_without_grid_worker"] + 1
+    assert figures(tree.grids[0]) == by_roster(tree.grids[0])
+
+
 # ---- sentences ---------------------------------------------------------------------------------
 
 

@@ -46,14 +46,25 @@ def people_total(attendance: QuerySet[Attendance]) -> int:
     """Distinct people among attendance rows (名 rather than 人次): residents by their record,
     outsiders on a program's list by their enrolment, team members by membership, and names
     typed in at a roll call by the name."""
+    return people_totals(attendance, {"people": Q()})["people"]
+
+
+def people_totals(attendance: QuerySet[Attendance], subsets: dict[str, Q]) -> dict[str, int]:
+    """people_total of each subset (a condition) of the attendance rows, in one query."""
     no_resident = Q(resident__isnull=True)
-    row = attendance.order_by().aggregate(
-        residents=Count("resident", distinct=True),
-        enrolled=Count("enrolment", distinct=True, filter=no_resident),
-        members=Count("member", distinct=True, filter=no_resident & Q(enrolment__isnull=True)),
-        named=Count("name", distinct=True, filter=no_resident & Q(enrolment__isnull=True, member__isnull=True)),
-    )
-    return sum(row.values())
+    aggregates: dict[str, Count] = {}
+    for name, within in subsets.items():
+        aggregates |= {
+            f"{name}__residents": Count("resident", distinct=True, filter=within),
+            f"{name}__enrolled": Count("enrolment", distinct=True, filter=within & no_resident),
+            f"{name}__members": Count("member", distinct=True,
+                                      filter=within & no_resident & Q(enrolment__isnull=True)),
+            f"{name}__named": Count("name", distinct=True, filter=within & no_resident & Q(
+                enrolment__isnull=True, member__isnull=True)),
+        }
+    row = attendance.order_by().aggregate(**aggregates)
+    return {name: sum(row[f"{name}__{part}"] for part in ("residents", "enrolled", "members", "named"))
+            for name in subsets}
 
 
 def volunteer_hours(attendance: QuerySet[Attendance]) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ objections answered, meetings)."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from wuzhi.reports.statistics import Scope, figure
 
@@ -17,9 +17,20 @@ def _decided(scope: Scope) -> QuerySet[Topic]:
     return scope.in_period(scope.rows(Topic), "decided_at")
 
 
+def topic_counts(scope: Scope) -> dict[str, int]:
+    """The period's topics decided (and of those the major matters), raised and declined: one query."""
+    def run() -> dict[str, int]:
+        decided, raised = scope.period_q("decided_at"), scope.period_q("proposed_at")
+        return scope.rows(Topic).filter(decided | raised).aggregate(
+            decided=Count("id", filter=decided), major=Count("id", filter=decided & Q(major=True)),
+            raised=Count("id", filter=raised), declined=Count("id", filter=raised & Q(state=TopicState.DECLINED)))
+
+    return scope.shared("deliberation.topics", run)
+
+
 @figure("deliberations", "楼栋、片区、社区三级议事协商(次)", SELF)
 def deliberations(scope: Scope) -> int:
-    return _decided(scope).count()
+    return topic_counts(scope)["decided"]
 
 
 @figure("deliberation_households_benefited", "议事协商惠及群众(户)", SELF)
@@ -30,17 +41,17 @@ def deliberation_households_benefited(scope: Scope) -> int:
 
 @figure("deliberation_topics_raised", "提出议题(个)", SELF)
 def deliberation_topics_raised(scope: Scope) -> int:
-    return scope.in_period(scope.rows(Topic), "proposed_at").count()
+    return topic_counts(scope)["raised"]
 
 
 @figure("deliberation_topics_declined", "审议后不予采纳的议题(个)", SELF)
 def deliberation_topics_declined(scope: Scope) -> int:
-    return scope.in_period(scope.rows(Topic), "proposed_at").filter(state=TopicState.DECLINED).count()
+    return topic_counts(scope)["declined"]
 
 
 @figure("deliberation_major_matters", "“四议两公开”重大事项(项)", SELF)
 def deliberation_major_matters(scope: Scope) -> int:
-    return _decided(scope).filter(major=True).count()
+    return topic_counts(scope)["major"]
 
 
 @figure("deliberation_meetings", "议事会议(次)", SELF)

@@ -1,18 +1,17 @@
 from wuzhi.core.models import AreaKind
+from wuzhi.reports.series import household_counts, resident_counts
 from wuzhi.reports.statistics import Scope, figure
-
-from . import choices as c
-from .models import Household, Resident
 
 
 @figure("households", "户数", "基础")
 def households(scope: Scope) -> int:
-    return scope.rows(Household).filter(status=c.HouseholdStatus.PRESENT).count()
+    return household_counts(scope)["households"]
 
 
 @figure("residents", "人口数", "基础")
 def residents(scope: Scope) -> int:
-    return scope.rows(Resident).filter(status=c.PersonStatus.PRESENT).count()
+    # Summed over the age bands and sexes, so the pyramid and this figure cannot disagree.
+    return sum(resident_counts(scope).values())
 
 
 @figure("unit_service_boards", "单元楼管理服务牌", "政治引领")

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from . import sentences, series
 from .catalog import HEADINGS, describe, format_value
-from .statistics import FIGURES, GOVERNANCES, Scope, compute, load_figures
+from .statistics import FIGURES, GOVERNANCES, Scope, compute, load_figures, sharing
 
 CHINESE_NUMERALS = "一二三四五六七八九十"
 
@@ -70,6 +70,7 @@ def period_words(scope: Scope) -> str:
     return f"{s.year}年{s.month}月{s.day}日至{e.year}年{e.month}月{e.day}日"
 
 
+@sharing
 def build(scope: Scope, values: dict[str, Any] | None = None) -> Report:
     """Everything the report says, computed once from rows through the scope chokepoint."""
     load_figures()

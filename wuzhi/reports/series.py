@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, Func, IntegerField, Q, QuerySet, Sum
 from django.db.models.functions import Substr
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -62,20 +62,42 @@ def month_labels(ms: list[tuple[int, int]]) -> list[str]:
     return [f"{m}月" if len(years) == 1 else f"{y}年{m}月" for y, m in ms]
 
 
-def month_filters(ms: list[tuple[int, int]], field: str) -> list[Q]:
-    """A range condition per month on a datetime column, in local time. Counting with one
-    conditional aggregate per month keeps the query on plain comparisons: truncating every row
-    to its month (TruncMonth) costs a time-zone conversion per row, in Python on SQLite."""
+def month_starts(ms: list[tuple[int, int]]) -> list[dt.datetime]:
+    """Local midnight of the first of each month of `ms`, and of the month after the last."""
     from django.utils import timezone
 
-    def start(y: int, m: int) -> dt.datetime:
-        return timezone.make_aware(dt.datetime(y, m, 1))
+    y, m = ms[-1]
+    after = (y + 1, 1) if m == 12 else (y, m + 1)
+    return [timezone.make_aware(dt.datetime(y, m, 1)) for y, m in [*ms, after]]
 
-    out = []
-    for y, m in ms:
-        ny, nm = (y + 1, 1) if m == 12 else (y, m + 1)
-        out.append(Q(**{f"{field}__gte": start(y, m), f"{field}__lt": start(ny, nm)}))
-    return out
+
+class Bucket(Func):
+    """Which of the half-open ranges bounds[i] <= column < bounds[i+1] holds a row's value: i, or
+    NULL outside them all (and for NULL). Grouping by it counts per month in one pass of plain
+    comparisons: truncating every row to its month (TruncMonth) costs a time-zone conversion per
+    row, in Python on SQLite, and a CASE of When(Q(…)) per month costs milliseconds of ORM work
+    to build. The bounds are adapted to the database as the column's own values are."""
+
+    output_field = IntegerField()
+
+    def __init__(self, field: str, bounds: list[Any]) -> None:
+        super().__init__(F(field))
+        self.bounds = bounds
+
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **kwargs: Any) -> tuple[str, list[Any]]:
+        column = self.source_expressions[0]
+        column_sql, column_params = compiler.compile(column)
+        values = [column.output_field.get_db_prep_value(b, connection) for b in self.bounds]
+        sql, params = [f"CASE WHEN {column_sql} < %s THEN NULL"], [*column_params, values[0]]
+        for i, value in enumerate(values[1:]):
+            sql.append(f"WHEN {column_sql} < %s THEN {i}")
+            params += [*column_params, value]
+        return " ".join(sql) + " END", params
+
+
+def month_index(scope: Scope, field: str) -> Bucket:
+    """The index into months(scope) of a row's datetime `field`, NULL outside those months."""
+    return Bucket(field, month_starts(months(scope)))
 
 
 # ---- 基础: population --------------------------------------------------------------------------
@@ -94,39 +116,88 @@ def band_label(lo: int, hi: int | None) -> str:
     return f"{lo}岁以上" if hi is None else f"{lo}–{hi}岁"
 
 
-def pyramid(scope: Scope) -> Chart:
-    """Present residents by age band and sex (ages as of the reference day, from birth dates),
-    all bands in one conditional aggregate query."""
+def _present_residents(scope: Scope) -> QuerySet[Any]:
     from wuzhi.registry import choices as c
     from wuzhi.registry.models import Resident
 
+    return scope.rows(Resident).filter(status=c.PersonStatus.PRESENT)
+
+
+def _age_bucket(scope: Scope) -> Bucket:
+    """Which age band a resident is in as of the reference day, from the birth date, as a
+    Bucket index counted from the oldest band (AGE_BANDS reversed); None without a band (born
+    after the reference day). The bands are contiguous, so band i (aged lo to hi) is the birth
+    dates after the day lo(i+1) years before and up to the day lo(i) years before; one plain
+    comparison per band finds it."""
     day = scope.reference_day
-    aggs: dict[str, Any] = {}
-    for i, (lo, hi) in enumerate(AGE_BANDS):
-        # Age ≥ lo ⇔ born on or before day - lo years; age ≤ hi ⇔ born after day - (hi+1) years.
-        cond = Q(birth_date__lte=_years_before(day, lo))
-        if hi is not None:
-            cond &= Q(birth_date__gt=_years_before(day, hi + 1))
-        for sex in (c.Sex.MALE, c.Sex.FEMALE):
-            aggs[f"b{i}{sex}"] = Count("id", filter=cond & Q(sex=sex))
-    row = scope.rows(Resident).filter(status=c.PersonStatus.PRESENT).aggregate(**aggs)
+    return Bucket("birth_date", [dt.date.min] + [_years_before(day, lo) + dt.timedelta(days=1)
+                                                 for lo, _hi in reversed(AGE_BANDS)])
+
+
+def _band(bucket: int | None) -> int | None:
+    return None if bucket is None else len(AGE_BANDS) - 1 - bucket
+
+
+def resident_counts(scope: Scope) -> dict[tuple[int | None, str], int]:
+    """Present residents by (index in AGE_BANDS, sex), in one query. The pyramid and the
+    `residents` figure read it; the drill-down table counts the same rows per child area and,
+    doing so, supplies it (child_table)."""
+    def run() -> dict[tuple[int | None, str], int]:
+        rows = _present_residents(scope).values("sex", bucket=_age_bucket(scope)).annotate(n=Count("id")).order_by()
+        return {(_band(r["bucket"]), r["sex"]): r["n"] for r in rows}
+
+    return scope.shared("registry.residents", run)
+
+
+def _present_households(scope: Scope) -> QuerySet[Any]:
+    from wuzhi.registry import choices as c
+    from wuzhi.registry.models import Household
+
+    return scope.rows(Household).filter(status=c.HouseholdStatus.PRESENT)
+
+
+def _household_counts() -> dict[str, Any]:
+    """Households, and those with an active 三联系 helper (the complement of
+    wuzhi.party.selectors.households_without_helper), as aggregates."""
+    from django.db.models import Exists, OuterRef
+
+    from wuzhi.party.selectors import active_pairings
+
+    return {"households": Count("id"),
+            "covered": Count("id", filter=Q(Exists(active_pairings().filter(household=OuterRef("pk")))))}
+
+
+def household_counts(scope: Scope) -> dict[str, int]:
+    """Present households and those with a helper, in one query. The `households` and
+    `households_without_helper` figures and the dashboard's coverage read it; the drill-down
+    table counts the same rows per child area and, doing so, supplies it (child_table)."""
+    return scope.shared("registry.households", lambda: _present_households(scope).aggregate(**_household_counts()))
+
+
+def pyramid(scope: Scope) -> Chart:
+    """Present residents by age band and sex."""
+    from wuzhi.registry import choices as c
+
+    counts = resident_counts(scope)
     labels = [band_label(lo, hi) for lo, hi in AGE_BANDS]
-    male = [row[f"b{i}M"] for i in range(len(AGE_BANDS))]
-    female = [row[f"b{i}F"] for i in range(len(AGE_BANDS))]
+    male = [counts.get((i, c.Sex.MALE), 0) for i in range(len(AGE_BANDS))]
+    female = [counts.get((i, c.Sex.FEMALE), 0) for i in range(len(AGE_BANDS))]
     return Chart("pyramid", _("人口年龄结构"), "pyramid", labels,
                  [{"name": _("男"), "data": male, "unit": _("人")}, {"name": _("女"), "data": female, "unit": _("人")}])
 
 
 def tag_counts(scope: Scope) -> list[dict[str, Any]]:
     """Present residents per person tag (重点人群); a parent tag (困境儿童) counts anyone carrying it
-    or a sub-tag once. Two queries whatever the number of tags."""
-    from wuzhi.registry import choices as c
-    from wuzhi.registry.models import Resident, ResidentTag, Tag
+    or a sub-tag once. Three queries whatever the number of tags."""
+    from django.db.models import Exists, OuterRef
+
+    from wuzhi.registry.models import ResidentTag, Tag
     from wuzhi.registry.selectors import tag_descendants
 
     tags = list(Tag.objects.filter(applies_to=Tag.AppliesTo.PERSON).order_by("sort", "name"))
     tree = tag_descendants()
-    people = ResidentTag.objects.filter(resident__in=scope.rows(Resident).filter(status=c.PersonStatus.PRESENT))
+    # Driven from the tag rows (far fewer than the residents), each looked up by its resident.
+    people = ResidentTag.objects.filter(Exists(_present_residents(scope).filter(pk=OuterRef("resident_id"))))
     aggs = {f"t{t.pk}": Count("resident", distinct=True, filter=Q(tag_id__in=sorted(tree.get(t.pk, {t.pk}))))
             for t in tags}
     row = people.aggregate(**aggs) if aggs else {}
@@ -135,17 +206,9 @@ def tag_counts(scope: Scope) -> list[dict[str, Any]]:
 
 def helper_coverage(scope: Scope) -> dict[str, int]:
     """Present households with an active 三联系 helper, of all present households."""
-    from django.db.models import Exists, OuterRef
-
-    from wuzhi.party.selectors import active_pairings
-    from wuzhi.registry import choices as c
-    from wuzhi.registry.models import Household
-
-    row = scope.rows(Household).filter(status=c.HouseholdStatus.PRESENT).aggregate(
-        total=Count("id"),
-        covered=Count("id", filter=Q(Exists(active_pairings().filter(household=OuterRef("pk"))))),
-    )
-    return {"households": row["total"], "covered": row["covered"], "uncovered": row["total"] - row["covered"]}
+    row = household_counts(scope)
+    return {"households": row["households"], "covered": row["covered"],
+            "uncovered": row["households"] - row["covered"]}
 
 
 # ---- 法治: cases ----------------------------------------------------------------------------------
@@ -155,30 +218,26 @@ def _cases(scope: Scope) -> QuerySet[Any]:
     from wuzhi.cases.models import Case, CaseState
 
     # As the figures count them: received in the period, a merged duplicate once (with its main).
-    return scope.in_period_fast(scope.rows(Case), "opened_at").exclude(state=CaseState.MERGED)
+    return scope.in_period(scope.rows(Case), "opened_at").exclude(state=CaseState.MERGED)
 
 
 def cases_by_month(scope: Scope) -> Chart:
     """Received per month by kind (stacked bars) and the month's on-time rate among those
-    resolved (line), in one query grouped by kind."""
-    from wuzhi.cases.models import DONE_STATES, CaseKind
+    resolved (line), from the query the case figures count with."""
+    from wuzhi.cases.figures import case_groups
+    from wuzhi.cases.models import CaseKind
 
     ms = months(scope)
-    done_q = Q(state__in=DONE_STATES)
-    on_time_q = done_q & Q(resolved_at__lte=F("due_at"))
-    aggs: dict[str, Any] = {}
-    for i, month in enumerate(month_filters(ms, "opened_at")):
-        aggs[f"n{i}"] = Count("id", filter=month)
-        aggs[f"d{i}"] = Count("id", filter=month & done_q)
-        aggs[f"t{i}"] = Count("id", filter=month & on_time_q)
-    per: dict[str, dict[tuple[int, int], int]] = defaultdict(dict)
+    per: dict[str, dict[tuple[int, int], int]] = defaultdict(lambda: defaultdict(int))
     done: dict[tuple[int, int], int] = defaultdict(int)
     on_time: dict[tuple[int, int], int] = defaultdict(int)
-    for r in _cases(scope).values("kind").annotate(**aggs).order_by():
-        for i, key in enumerate(ms):
-            per[r["kind"]][key] = r[f"n{i}"]
-            done[key] += r[f"d{i}"]
-            on_time[key] += r[f"t{i}"]
+    for g in case_groups(scope):
+        if g["month"] is None:
+            continue
+        key = ms[g["month"]]
+        per[g["kind"]][key] += g["received"]
+        done[key] += g["resolved"]
+        on_time[key] += g["on_time"]
     series: list[dict[str, Any]] = [
         {"name": str(label), "data": [per[kind].get(m, 0) for m in ms], "unit": _("件"), "stack": "cases"}
         for kind, label in CaseKind.choices]
@@ -188,9 +247,12 @@ def cases_by_month(scope: Scope) -> Chart:
 
 
 def case_states(scope: Scope) -> Chart:
+    from wuzhi.cases.figures import case_groups
     from wuzhi.cases.models import CaseState
 
-    counts = dict(_cases(scope).values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+    counts: dict[str, int] = defaultdict(int)
+    for g in case_groups(scope):
+        counts[g["state"]] += g["received"]
     states = [(s, lbl) for s, lbl in CaseState.choices if counts.get(s)]
     return Chart("case_states", _("受理事项当前状态"), "pie", [str(lbl) for _s, lbl in states],
                  [{"name": _("件数"), "data": [counts[s] for s, _l in states], "unit": _("件")}])
@@ -213,32 +275,26 @@ def case_categories(scope: Scope) -> list[dict[str, Any]]:
 def _activities(scope: Scope) -> QuerySet[Any]:
     from wuzhi.activities.models import Activity
 
-    return scope.in_period_fast(scope.rows(Activity), "starts_at")
+    return scope.in_period(scope.rows(Activity), "starts_at")
 
 
 def activities_by_month(scope: Scope) -> dict[str, Chart]:
     """场次 and 人次 per month for each governance (人次 = participants marked by name plus the
-    counted headcount, as wuzhi.activities.selectors counts them): two grouped queries."""
-    from wuzhi.activities.models import Attendance, Governance
+    counted headcount, as wuzhi.activities.selectors counts them), from the query the activity
+    figures count with."""
+    from wuzhi.activities.figures import activity_groups
+    from wuzhi.activities.models import Governance
 
     ms = months(scope)
-    qs = _activities(scope)
     count: dict[str, dict[tuple[int, int], int]] = defaultdict(lambda: defaultdict(int))
     visits: dict[str, dict[tuple[int, int], int]] = defaultdict(lambda: defaultdict(int))
-    aggs: dict[str, Any] = {}
-    for i, month in enumerate(month_filters(ms, "starts_at")):
-        aggs[f"n{i}"] = Count("id", filter=month)
-        aggs[f"h{i}"] = Sum("headcount", filter=month)
-    for r in qs.values("governance").annotate(**aggs).order_by():
-        for i, key in enumerate(ms):
-            count[r["governance"]][key] += r[f"n{i}"]
-            visits[r["governance"]][key] += r[f"h{i}"] or 0
-    named = Attendance.objects.filter(activity__in=qs.values("pk"), role=Attendance.Role.PARTICIPANT)
-    for r in named.values("activity__governance").annotate(**{
-            f"p{i}": Count("id", filter=month) for i, month in enumerate(month_filters(ms, "activity__starts_at"))
-    }).order_by():
-        for i, key in enumerate(ms):
-            visits[r["activity__governance"]][key] += r[f"p{i}"]
+    for g in activity_groups(scope):
+        # A governance with activities in the period has its chart, even when they all fall after
+        # the reference month (counted by the figures, not charted).
+        per_month, visits_per_month = count[g["governance"]], visits[g["governance"]]
+        if g["month"] is not None:
+            per_month[ms[g["month"]]] += g["n"]
+            visits_per_month[ms[g["month"]]] += g["visits"]
     charts = {}
     for gov, label in Governance.choices:
         if gov not in count:
@@ -253,15 +309,15 @@ def activities_by_month(scope: Scope) -> dict[str, Chart]:
 
 
 def activities_by_kind(scope: Scope) -> list[dict[str, Any]]:
-    """Per activity kind: 场次 and 人次 (two grouped queries)."""
-    from wuzhi.activities.models import ActivityKind, Attendance
+    """Per activity kind: 场次 and 人次 (from the query the activity figures count with)."""
+    from wuzhi.activities.figures import activity_groups
+    from wuzhi.activities.models import ActivityKind
 
-    qs = _activities(scope)
-    rows = {r["kind"]: {"count": r["n"], "visits": r["h"] or 0}
-            for r in qs.values("kind").annotate(n=Count("id"), h=Sum("headcount"))}
-    for r in (Attendance.objects.filter(activity__in=qs.values("pk"), role=Attendance.Role.PARTICIPANT)
-              .values("activity__kind").annotate(n=Count("id"))):
-        rows.setdefault(r["activity__kind"], {"count": 0, "visits": 0})["visits"] += r["n"]
+    rows: dict[str, dict[str, int]] = {}
+    for g in activity_groups(scope):
+        row = rows.setdefault(g["kind"], {"count": 0, "visits": 0})
+        row["count"] += g["n"]
+        row["visits"] += g["visits"]
     return [{"kind": k, "label": str(lbl), **rows[k]} for k, lbl in ActivityKind.choices if k in rows]
 
 
@@ -286,31 +342,28 @@ def alarms_summary(scope: Scope) -> dict[str, Any] | None:
         return None
     from django.utils import timezone
 
-    from wuzhi.alarms.models import Alarm, AlarmKind, Device, DeviceStatus
+    from wuzhi.alarms.figures import device_counts, presses
+    from wuzhi.alarms.models import Alarm, AlarmKind
 
-    now = timezone.now()
-    health = scope.rows(Device).filter(active=True).aggregate(
-        total=Count("id"),
-        offline=Count("id", filter=Q(status=DeviceStatus.OFFLINE) | Q(offline_at__lt=now)),
-        low_battery=Count("id", filter=Q(low_battery=True)),
-        tamper=Count("id", filter=Q(tamper=True)),
-    )
-    alarms = scope.in_period_fast(scope.rows(Alarm), "opened_at")
+    devices = device_counts(scope)
+    health = {k: devices[k] for k in ("total", "offline", "low_battery", "tamper")}
+    alarms = scope.in_period(scope.rows(Alarm), "opened_at")
     ms = months(scope)
     per: dict[str, list[int]] = {}
-    aggs = {f"n{i}": Count("id", filter=month) for i, month in enumerate(month_filters(ms, "opened_at"))}
-    for r in alarms.values("kind").annotate(**aggs).order_by():
-        per[r["kind"]] = [r[f"n{i}"] for i in range(len(ms))]
+    for r in alarms.values("kind", month=month_index(scope, "opened_at")).annotate(n=Count("id")).order_by():
+        counts = per.setdefault(r["kind"], [0] * len(ms))
+        if r["month"] is not None:
+            counts[r["month"]] += r["n"]
     if not health["total"] and not per:
         return None
-    # One-key calls of a period are few (tens to hundreds): their times are read and the medians
-    # taken here, exactly, rather than averaged in SQL.
-    presses = list(alarms.filter(kind=AlarmKind.PRESS).values_list("opened_at", "acknowledged_at", "on_site_at"))
-    ack = [(a - o).total_seconds() for o, a, _s in presses if a]
-    arrive = [(s - o).total_seconds() / 60 for o, _a, s in presses if s]
+    # One-key calls of a period are few (tens to hundreds): their times are read (once, with the
+    # figures) and the medians taken here, exactly, rather than averaged in SQL.
+    calls = presses(scope)
+    ack = [(a - o).total_seconds() for o, a, _s, _r in calls if a]
+    arrive = [(s - o).total_seconds() / 60 for o, _a, s, _r in calls if s]
     month_of = {key: i for i, key in enumerate(ms)}
     ack_by_month: dict[int, list[float]] = defaultdict(list)
-    for opened, acked, _site in presses:
+    for opened, acked, _site, _resolution in calls:
         local = timezone.localtime(opened)
         if acked and (local.year, local.month) in month_of:
             ack_by_month[month_of[(local.year, local.month)]].append((acked - opened).total_seconds())
@@ -324,7 +377,7 @@ def alarms_summary(scope: Scope) -> dict[str, Any] | None:
         chart = Chart("alarms_by_month", _("呼叫与报警(按月)"), "bar_line", month_labels(ms), chart_series)
     median_ack, median_arrive = _median(ack), _median(arrive)
     return {
-        "health": health, "chart": chart, "presses": len(presses),
+        "health": health, "chart": chart, "presses": len(calls),
         "ack_median_seconds": round(median_ack) if median_ack is not None else None,
         "arrive_median_minutes": round(median_arrive, 1) if median_arrive is not None else None,
     }
@@ -351,6 +404,91 @@ def _grouped(qs: QuerySet[Any], children: list[Area], aggs: dict[str, Any], path
     return out
 
 
+def _merge(rows: list[dict[str, Any]], fields: tuple[str, ...], sums: tuple[str, ...]) -> list[dict[str, Any]]:
+    """`rows` summed over everything but `fields` (the child areas, here)."""
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in rows:
+        into = out.setdefault(tuple(r[f] for f in fields), {**{f: r[f] for f in fields}, **dict.fromkeys(sums, 0)})
+        for f in sums:
+            into[f] += r[f]
+    return list(out.values())
+
+
+def _counts_by_child(scope: Scope, children: list[Area]) -> list[dict[int, dict[str, Any]]]:
+    """Per child area: households (and those with a helper), residents, cases, activities.
+
+    When the children's paths share one length (siblings' codes normally do), the groups on
+    that prefix partition every row of the area. Then each query here is the very query a
+    figure or chart counts with, grouped by child as well: summed over the children (and any
+    rows at the area itself) it gives the area's numbers, which are handed to the figures
+    through Scope.shared rather than counted a second time."""
+    from wuzhi.activities import figures as activity_figures
+    from wuzhi.activities.selectors import named_expr
+    from wuzhi.cases import figures as case_figures
+    from wuzhi.cases.models import DONE_STATES, CaseKind
+
+    lengths = {len(child.path) for child in children}
+    if len(lengths) != 1:
+        done = Q(state__in=DONE_STATES)
+        return [
+            _grouped(_present_households(scope), children, _household_counts()),
+            _grouped(_present_residents(scope), children, {"residents": Count("id")}),
+            _grouped(_cases(scope), children, {
+                "cases_received": Count("id"), "_done": Count("id", filter=done),
+                "_on_time": Count("id", filter=done & Q(resolved_at__lte=F("due_at"))),
+                "disputes_received": Count("id", filter=Q(kind=CaseKind.DISPUTE)),
+            }),
+            _grouped(_activities(scope).annotate(_per_activity=named_expr()), children, {
+                "activities": Count("id"), "_headcount": Sum("headcount"),
+                "_named": Sum("_per_activity", output_field=IntegerField())}),
+        ]
+    (length,) = lengths
+    paths = {child.path: child.pk for child in children}
+    per: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    def child_prefix() -> Substr:
+        return Substr("area_path", 1, length)
+
+    rows = list(_present_households(scope).annotate(_child=child_prefix()).values("_child")
+                .annotate(**_household_counts()).order_by())
+    for r in rows:
+        if r["_child"] in paths:
+            per[paths[r["_child"]]]["households"] += r["households"]
+            per[paths[r["_child"]]]["covered"] += r["covered"]
+    totals = _merge(rows, (), ("households", "covered"))
+    scope.shared("registry.households", lambda: totals[0] if totals else {"households": 0, "covered": 0})
+
+    rows = list(_present_residents(scope).annotate(_child=child_prefix())
+                .values("_child", "sex", bucket=_age_bucket(scope)).annotate(n=Count("id")).order_by())
+    for r in rows:
+        if r["_child"] in paths:
+            per[paths[r["_child"]]]["residents"] += r["n"]
+    by_band = {(_band(r["bucket"]), r["sex"]): r["n"] for r in _merge(rows, ("bucket", "sex"), ("n",))}
+    scope.shared("registry.residents", lambda: by_band)
+
+    rows = case_figures.case_group_rows(scope, _child=child_prefix())
+    for r in rows:
+        if r["_child"] in paths:
+            into = per[paths[r["_child"]]]
+            into["cases_received"] += r["received"]
+            into["_done"] += r["resolved"]
+            into["_on_time"] += r["on_time"]
+            into["disputes_received"] += r["received"] if r["kind"] == CaseKind.DISPUTE else 0
+    cases = _merge(rows, case_figures.GROUP_FIELDS, case_figures.GROUP_SUMS)
+    scope.shared("cases.groups", lambda: cases)
+
+    rows = activity_figures.activity_group_rows(scope, _child=child_prefix())
+    for r in rows:
+        if r["_child"] in paths:
+            into = per[paths[r["_child"]]]
+            into["activities"] += r["n"]
+            into["_headcount"] += r["headcount"]
+            into["_named"] += r["visits"] - r["headcount"]
+    activities = _merge(rows, activity_figures.GROUP_FIELDS, activity_figures.GROUP_SUMS)
+    scope.shared("activities.groups", lambda: activities)
+    return [{pk: dict(values) for pk, values in per.items()}]
+
+
 @dataclass
 class ChildRow:
     area: Area | None  # None: rows attached to the parent itself, in no child
@@ -373,36 +511,10 @@ def child_table(scope: Scope, children: list[Area]) -> list[ChildRow]:
     """The drill-down table: per child area the key counts (grouped queries, not a loop over
     children), then a row for what belongs to the area itself and no child (a community-wide
     law event, a case at the community office) when there is any."""
-    from django.db.models import Exists, OuterRef
-
-    from wuzhi.activities.models import Attendance
-    from wuzhi.cases.models import DONE_STATES, CaseKind
-    from wuzhi.party.selectors import active_pairings
-    from wuzhi.registry import choices as c
-    from wuzhi.registry.models import Household, Resident
-
     if not children:
         return []
-    households = scope.rows(Household).filter(status=c.HouseholdStatus.PRESENT)
-    done = Q(state__in=DONE_STATES)
-    parts = [
-        _grouped(households, children, {
-            "households": Count("id"),
-            "households_without_helper": Count("id", filter=~Q(Exists(active_pairings().filter(
-                household=OuterRef("pk"))))),
-        }),
-        _grouped(scope.rows(Resident).filter(status=c.PersonStatus.PRESENT), children, {"residents": Count("id")}),
-        _grouped(_cases(scope), children, {
-            "cases_received": Count("id"), "_done": Count("id", filter=done),
-            "_on_time": Count("id", filter=done & Q(resolved_at__lte=F("due_at"))),
-            "disputes_received": Count("id", filter=Q(kind=CaseKind.DISPUTE)),
-        }),
-        _grouped(_activities(scope), children, {"activities": Count("id"), "_headcount": Sum("headcount")}),
-        _grouped(Attendance.objects.filter(activity__in=_activities(scope).values("pk"),
-                                           role=Attendance.Role.PARTICIPANT),
-                 children, {"_named": Count("id")}, "activity__area_path"),
-    ]
-    keys = ["households", "residents", "households_without_helper", "cases_received", "_done", "_on_time",
+    parts = _counts_by_child(scope, children)
+    keys = ["households", "residents", "covered", "cases_received", "_done", "_on_time",
             "disputes_received", "activities", "_headcount", "_named"]
     rows = []
     for child in children:
@@ -414,6 +526,7 @@ def child_table(scope: Scope, children: list[Area]) -> list[ChildRow]:
 
 
 def _finish(v: dict[str, Any]) -> dict[str, Any]:
+    v["households_without_helper"] = v["households"] - v.pop("covered")
     v["cases_on_time_rate"] = round(100 * v["_on_time"] / v["_done"], 1) if v["_done"] else None
     v["activity_visits"] = v["_headcount"] + v["_named"]
     return v

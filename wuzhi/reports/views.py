@@ -25,7 +25,7 @@ from wuzhi.core.views import client_ip, staff_view
 from . import dataversion, document, series, writers, xlsx
 from .catalog import REGISTRY_AREA_KINDS, describe, format_value, rows_url
 from .forms import PeriodForm
-from .statistics import FIGURES, GOVERNANCES, Scope, compute, load_figures
+from .statistics import FIGURES, GOVERNANCES, Scope, compute, load_figures, sharing
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -74,13 +74,16 @@ def _card(key: str, values: dict[str, Any], area: Area) -> dict[str, Any]:
     return {"key": key, "label": label, "unit": unit, "value": format_value(values[key]), "url": rows_url(key, area)}
 
 
+@sharing
 def _dashboard_data(scope: Scope, children: list[Area]) -> dict[str, Any]:
     """Everything the dashboard shows that is counted from rows (cached by data version)."""
     area = scope.area
     assert area is not None
     load_figures()
-    values = compute(scope)
+    # The drill-down first: its per-child counts of households and residents also give the
+    # area's totals, which the figures and the pyramid then take from the scope.
     child_rows = series.child_table(scope, children)
+    values = compute(scope)
     activity_charts = series.activities_by_month(scope)
     sections = []
     for gov in GOVERNANCES:

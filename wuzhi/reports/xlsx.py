@@ -26,7 +26,7 @@ from wuzhi.core.models import Area
 
 from . import series
 from .catalog import describe
-from .statistics import FIGURES, Scope, compute, load_figures
+from .statistics import FIGURES, Scope, compute, load_figures, sharing
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -84,6 +84,7 @@ def _rate(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
+@sharing
 def build(scope: Scope, children: list[Area]) -> bytes:
     from wuzhi.activities.models import Attendance, Governance
     from wuzhi.cases.models import DONE_STATES, Case, CaseKind, Dispute, Outcome
@@ -161,8 +162,8 @@ def build(scope: Scope, children: list[Area]) -> bytes:
         "disputes": Count("id", filter=Q(kind=CaseKind.DISPUTE)),
     })
     mediated = grouped(
-        scope.in_period_fast(Dispute.objects.filter(case__in=scope.rows(Case), outcome=Outcome.SUCCESS),
-                           "concluded_at").annotate(area_path=F("case__area_path")),
+        scope.in_period(Dispute.objects.filter(case__in=scope.rows(Case), outcome=Outcome.SUCCESS),
+                        "concluded_at").annotate(area_path=F("case__area_path")),
         targets, {"mediated": Count("id")})
     for pk, v in mediated.items():
         cs.setdefault(pk, {}).update(v)
@@ -248,7 +249,7 @@ def _alarm_rows(scope: Scope, children: list[Area], targets: list[Area]) -> dict
     dev = series._grouped(scope.rows(Device).filter(active=True), targets, {  # noqa: SLF001
         "total": Count("id"), "offline": Count("id", filter=Q(status=DeviceStatus.OFFLINE) | Q(offline_at__lt=now)),
         "low": Count("id", filter=Q(low_battery=True))})
-    presses = scope.in_period_fast(scope.rows(Alarm), "opened_at").filter(kind=AlarmKind.PRESS)
+    presses = scope.in_period(scope.rows(Alarm), "opened_at").filter(kind=AlarmKind.PRESS)
     times: dict[int, tuple[list[float], list[float], list[int]]] = {t.pk: ([], [], [0, 0]) for t in targets}
     for path, opened, acked, on_site in presses.values_list("area_path", "opened_at", "acknowledged_at", "on_site_at"):
         for t in targets:
