@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "wuzhi.portal",
     "wuzhi.alarms",
     "wuzhi.cameras",
+    "wuzhi.scale",
     "wuzhi.demo",
 ]
 

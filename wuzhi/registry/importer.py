@@ -22,6 +22,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -261,6 +262,21 @@ def _find_header(head: list[tuple[Any, ...]]) -> tuple[dict[str, int], list[str]
     return columns, headers, end
 
 
+def lacking_columns(columns: dict[str, int]) -> list[str]:
+    """Headers of the required columns a found header block does not have."""
+    lacking = [COLUMN[k].header for k in REQUIRED_KEYS if k not in columns]
+    if "household_number" not in columns:
+        lacking += [COLUMN[k].header for k in ADDRESS_KEYS if k not in columns]
+    return lacking
+
+
+def missing_columns_message(lacking: list[str]) -> str:
+    return "表头缺少" + "、".join(f"“{m}”" for m in lacking) + "列,请使用户籍信息表模板"
+
+
+NO_HEADER = "没有找到表头:表格中应有“姓名”“身份证号”“与户主关系”等列名,请使用户籍信息表模板"
+
+
 def read_sheet(fileobj: IO[bytes], filename: str = "") -> Sheet:
     """The first worksheet with a recognisable header; raises ImportFileError with a Chinese reason."""
     if filename.lower().endswith(".xls"):
@@ -279,9 +295,7 @@ def read_sheet(fileobj: IO[bytes], filename: str = "") -> Sheet:
             if found is None:
                 continue
             columns, headers, end = found
-            lacking = [COLUMN[k].header for k in REQUIRED_KEYS if k not in columns]
-            if "household_number" not in columns:
-                lacking += [COLUMN[k].header for k in ADDRESS_KEYS if k not in columns]
+            lacking = lacking_columns(columns)
             if lacking:
                 missing = missing or lacking
                 continue
@@ -291,8 +305,8 @@ def read_sheet(fileobj: IO[bytes], filename: str = "") -> Sheet:
     finally:
         workbook.close()
     if missing:
-        raise ImportFileError("表头缺少" + "、".join(f"“{m}”" for m in missing) + "列,请使用户籍信息表模板")
-    raise ImportFileError("没有找到表头:表格中应有“姓名”“身份证号”“与户主关系”等列名,请使用户籍信息表模板")
+        raise ImportFileError(missing_columns_message(missing))
+    raise ImportFileError(NO_HEADER)
 
 
 # ---- cell values ---------------------------------------------------------------------------
@@ -303,6 +317,9 @@ EMPTY_MARKERS = {"无", "/", "-", "—", "——"}  # what workers put in a cell
 _CJK_NAME = re.compile(r"[\u3400-\u9fff\s]+")
 
 
+# Cell values repeat (choices, buildings, units) and parse() reads most cells twice; typed so that
+# 1, 1.0 and True stay apart. A big file parses several times faster with these caches.
+@lru_cache(maxsize=65536, typed=True)
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -354,6 +371,7 @@ def _cn_number(text: str) -> str:
     return text
 
 
+@lru_cache(maxsize=8192, typed=True)
 def _area_key(value: Any, suffixes: tuple[str, ...]) -> str:
     """9栋 / 9号楼 / 九栋 / 09 → "9": how a typed name is compared with the area tree."""
     key = re.sub(r"\s+", "", _text(value)).removeprefix("第")
@@ -417,6 +435,7 @@ def _split_tags(text: str) -> list[str]:
     return [t for t in re.split(r"[、,;\s]+", text) if t]
 
 
+@lru_cache(maxsize=256)
 def _max_length(model: type[models.Model], name: str) -> int:
     length = getattr(model._meta.get_field(name), "max_length", None)
     return int(length or 0)
@@ -501,12 +520,17 @@ class _Validator:
         self.areas_by_path = {a.path: a for a in areas}
         self.grids: dict[str, list[Area]] = {}
         self.buildings: dict[str, list[Area]] = {}
+        # The same key per grid: a community of 3,000 grids each with a 1栋 must not make every row
+        # scan 3,000 buildings.
+        self.grid_buildings: dict[tuple[int, str], list[Area]] = {}
         self.units: dict[tuple[int, str], Area] = {}
         for a in areas:
             if a.kind == AreaKind.GRID:
                 self.grids.setdefault(_area_key(a.name, GRID_SUFFIXES), []).append(a)
             elif a.kind == AreaKind.BUILDING:
                 self.buildings.setdefault(_area_key(a.name, BUILDING_SUFFIXES), []).append(a)
+                if a.parent_id is not None:
+                    self.grid_buildings.setdefault((a.parent_id, _area_key(a.name, BUILDING_SUFFIXES)), []).append(a)
             elif a.parent_id is not None:
                 self.units[(a.parent_id, _area_key(a.name, UNIT_SUFFIXES))] = a
         self.tags = {normalize_text(t.name): t for t in Tag.objects.all()}
@@ -634,9 +658,10 @@ class _Validator:
                 fail("grid", f"网格“{grid_text}”在{area_name}下不存在")
                 return
             row.grid = grids[0]
-        buildings = self.buildings.get(_area_key(building_text, BUILDING_SUFFIXES), [])
+        building_key = _area_key(building_text, BUILDING_SUFFIXES)
+        buildings = self.buildings.get(building_key, [])
         if row.grid is not None:
-            inside = [b for b in buildings if b.path.startswith(row.grid.path)]
+            inside = self.grid_buildings.get((row.grid.pk, building_key), [])
             if buildings and not inside:
                 fail("building", f"楼栋“{building_text}”不在{row.grid.name}内")
                 return
@@ -1086,12 +1111,18 @@ def stored_path(job: ImportJob) -> Path:
 
 
 def import_workbook(*, actor: Any, area: Area, fileobj: IO[bytes], filename: str,
-                    progress: Progress | None = None, job: ImportJob | None = None) -> ImportJob:
+                    progress: Progress | None = None, job: ImportJob | None = None,
+                    fast: bool | None = None, workers: int = 2) -> ImportJob:
     """Read, validate and (when no row has an error) apply a 户籍信息表; record it all on an ImportJob.
 
     `actor` None is the system (demo generator, commands): no permission checks. Pass `job` to
     fill in a job created earlier (the upload view does, to show its page at once); otherwise a
-    new one is created. Never raises for bad input: the job's status and errors say what happened."""
+    new one is created. Never raises for bad input: the job's status and errors say what happened.
+
+    `fast` picks wuzhi.registry.bulkimport (streamed, parallel, COPY; new households and people
+    only); by default a .csv file takes it and an .xlsx file the row-by-row path above."""
+    if fast is None:
+        fast = filename.lower().endswith(".csv")
     if job is None:
         job = ImportJob.objects.create(created_by=actor, area=area, area_path=area.path, filename=filename)
     report = progress or _no_progress
@@ -1101,16 +1132,20 @@ def import_workbook(*, actor: Any, area: Area, fileobj: IO[bytes], filename: str
         if actor is not None and not may_import_into(actor, area):
             raise ImportFileError(f"您没有向“{area.name}”导入户籍数据的权限")
         report("read", 0, 0)
-        sheet = read_sheet(fileobj, filename)
-        plan = validate_rows(actor=actor, area=area, sheet=sheet, progress=report)
-        job.total_rows = plan.total_rows
-        if plan.errors:
-            job.status, job.errors = ImportJob.Status.FAILED, plan.errors
+        if fast:
+            from .bulkimport import import_rows_fast
+
+            result = import_rows_fast(actor=actor, area=area, fileobj=fileobj, filename=filename, workers=workers,
+                                      progress=report, job_id=job.pk)
+            job.total_rows = result.total_rows
+            if result.errors:
+                job.status, job.errors = ImportJob.Status.FAILED, result.errors
+            else:
+                for name, value in result.counts.items():
+                    setattr(job, name, value)
+                job.status, job.errors = ImportJob.Status.APPLIED, []
         else:
-            counts = apply_rows(actor=actor, plan=plan, progress=report)
-            for name, value in counts.items():
-                setattr(job, name, value)
-            job.status, job.errors = ImportJob.Status.APPLIED, []
+            _import_sheet(actor, area, read_sheet(fileobj, filename), report, job)
     except ImportFileError as exc:
         job.status, job.errors = ImportJob.Status.FAILED, [error_dict(None, "", "", str(exc))]
     except ImportRejected as exc:
@@ -1133,6 +1168,18 @@ def import_workbook(*, actor: Any, area: Area, fileobj: IO[bytes], filename: str
         # Still no database: the row keeps saying 处理中 until fail_stale_jobs() ends it.
         logger.exception("import job %s: could not record its outcome", job.pk)
     return job
+
+
+def _import_sheet(actor: Any, area: Area, sheet: Sheet, report: Progress, job: ImportJob) -> None:
+    plan = validate_rows(actor=actor, area=area, sheet=sheet, progress=report)
+    job.total_rows = plan.total_rows
+    if plan.errors:
+        job.status, job.errors = ImportJob.Status.FAILED, plan.errors
+    else:
+        counts = apply_rows(actor=actor, plan=plan, progress=report)
+        for name, value in counts.items():
+            setattr(job, name, value)
+        job.status, job.errors = ImportJob.Status.APPLIED, []
 
 
 CONNECTION_LOST = "导入过程中与数据库的连接中断,本次导入已全部撤销,没有写入任何数据。请稍后重新上传该文件"

@@ -19,11 +19,32 @@ from . import choices as c
 from .models import Household, Resident, ResidentTag, Tag
 
 _ASCII = re.compile(r"[a-z]+")
+_CJK = re.compile(r"[\u3400-\u9fff]+")
 
 
-def resident_search_q(query: str) -> Q:
+def _any_of(*querysets: QuerySet[Resident]) -> Q:
+    """People matching any of `querysets`, as `id IN (a UNION b …)`.
+
+    An OR across the resident and its household (name or address) cannot be answered from
+    indexes, so with millions of rows the database would read every person in scope; as a
+    union each part uses its own index (tail, hash, trigram on name or address) and the few
+    ids found are then checked against the user's scope."""
+    first, *rest = [qs.order_by().values("pk") for qs in querysets]
+    return Q(pk__in=first.union(*rest) if rest else first)
+
+
+def resident_search_q(query: str, within: QuerySet[Resident] | None = None) -> Q:
     """What a worker types in the one search box: a name, pinyin (`zhangli`) or initials (`zl`),
-    the last digits of an ID or phone number, a full ID or phone number, or part of an address."""
+    the last digits of an ID or phone number, a full ID or phone number, or part of an address.
+
+    `within` is the scoped queryset being searched, when the caller has it: each part of a union
+    then carries the scope, so a grid worker's search meets the grid's few hundred people in the
+    index instead of every match in the city."""
+    people = Resident.objects.all() if within is None else within.order_by()
+
+    def _at_address(q: str) -> QuerySet[Resident]:
+        return people.filter(household__address__contains=q)
+
     q = normalize_text(query).lower().replace(" ", "")
     if not q:
         return Q()
@@ -34,8 +55,9 @@ def resident_search_q(query: str) -> Q:
         # on their last 4; 3 digits match the end of the stored tail.
         tail = q[-4:].upper()
         if len(tail) < 4:
-            return Q(id_tail__endswith=tail) | Q(phone_tail__endswith=tail) | Q(household__address__contains=q)
-        return Q(id_tail=tail) | Q(phone_tail=tail) | Q(household__address__contains=q)
+            return _any_of(people.filter(id_tail__endswith=tail), people.filter(phone_tail__endswith=tail),
+                           _at_address(q))
+        return _any_of(people.filter(id_tail=tail), people.filter(phone_tail=tail), _at_address(q))
     if re.fullmatch(r"\d{15}|\d{17}[\dx]", q):
         try:
             return Q(id_number_hash=crypto.blind_index(parse_id_number(q).number, "id"))
@@ -46,7 +68,11 @@ def resident_search_q(query: str) -> Q:
             return Q(phone_hash=crypto.blind_index(normalize_phone(q), "phone"))
         except Exception:
             return Q(pk__in=[])
-    return Q(name__contains=q) | Q(household__address__contains=q)
+    if _CJK.fullmatch(q) and len(q) <= 2:
+        # 张 or 张伟: the start of a name, from a btree. Two characters make no trigram, so a
+        # "contains" would read every name in scope; nobody's address is two Chinese characters.
+        return Q(name__startswith=q)
+    return _any_of(people.filter(name__contains=q), _at_address(q))
 
 
 def tag_descendants() -> dict[int, set[int]]:
@@ -83,7 +109,7 @@ class ResidentFilter:
     def apply(self, qs: QuerySet[Resident], today: dt.date | None = None) -> QuerySet[Resident]:
         today = today or timezone.localdate()
         if self.q:
-            qs = qs.filter(resident_search_q(self.q))
+            qs = qs.filter(resident_search_q(self.q, within=qs))
         if self.area is not None:
             qs = qs.filter(area_path__startswith=self.area.path)
         if self.tag_ids:
@@ -107,7 +133,8 @@ def filter_households(user: Any, qs: QuerySet[Household], *, q: str = "", area: 
     A tag matches the household's own tags or any present member's, sub-tags included."""
     q = normalize_text(q)
     if q:
-        people = Resident.objects.visible_to(user).filter(resident_search_q(q)).values("household_id")
+        scoped = Resident.objects.visible_to(user)
+        people = scoped.filter(resident_search_q(q, within=scoped)).values("household_id")
         qs = qs.filter(Q(pk__in=people) | Q(address__contains=q) | Q(number__contains=q))
     if area is not None:
         qs = qs.filter(area_path__startswith=area.path)
