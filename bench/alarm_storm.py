@@ -153,7 +153,7 @@ def main() -> int:
     parser.add_argument("--devices", type=int, default=50000, help="devices sending heartbeats every 5 minutes")
     parser.add_argument("--db", default="postgres://postgres@127.0.0.1:5432/wuzhi_alarm_storm")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--threads", type=int, default=4, help="consumer database threads")
+    parser.add_argument("--threads", type=int, default=2, help="consumer database threads")
     parser.add_argument("--workers", type=int, default=2, help="dispatch worker processes (they share the outbox)")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args()

@@ -65,7 +65,7 @@ class Item:
 class Consumer:
     def __init__(self, *, host: str | None = None, port: int | None = None, prefix: str | None = None,
                  client_id: str = "wuzhi-alarm-consumer", session_expiry: int = 7 * 24 * 3600,
-                 flush_ms: int = 500, keepalive: int = 30, threads: int = 4, batch: int = 100) -> None:
+                 flush_ms: int = 500, keepalive: int = 30, threads: int = 2, batch: int = 100) -> None:
         default_host, default_port = broker_address()
         self.host, self.port = host or default_host, port or default_port
         self.prefix = (prefix or ingest.topic_prefix()).strip("/")

@@ -15,7 +15,8 @@ class Command(BaseCommand):
         parser.add_argument("--client-id", default="wuzhi-alarm-consumer",
                             help="固定的客户端编号:持久会话靠它在重启后取回未确认的消息")
         parser.add_argument("--flush-ms", type=int, default=500, help="心跳批量写入的间隔(毫秒)")
-        parser.add_argument("--threads", type=int, default=4, help="写库线程数")
+        parser.add_argument("--threads", type=int, default=2,
+                            help="写库线程数(每批一个事务;线程多了只会争用解释器锁)")
         parser.add_argument("--batch", type=int, default=100, help="一次事务最多写入的按键数")
 
     def handle(self, *args: Any, **options: Any) -> None:
