@@ -22,7 +22,7 @@ from wuzhi.core.roles import Action
 from wuzhi.core.scoping import can, scope_paths
 from wuzhi.core.views import client_ip, staff_view
 
-from . import dataversion, document, series, writers, xlsx
+from . import dataversion, document, rollup, series, writers, xlsx
 from .catalog import REGISTRY_AREA_KINDS, describe, format_value, rows_url
 from .forms import PeriodForm
 from .statistics import FIGURES, GOVERNANCES, Scope, compute, load_figures, sharing
@@ -33,6 +33,15 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Figures shown at the top of the page, in this order, when they exist.
 HEADLINE = ["households", "residents", "party_members", "cases_received", "disputes_received", "deliberations",
             "honorees", "emergency_callers"]
+
+
+# The whole platform (the city above the counties) is no row of the tree: `?area=city` shows
+# it, from the rollups, to those who see everything.
+CITY_CODE = "city"
+
+
+def _city() -> Area:
+    return Area(kind="", name=_("全市"), full_name=_("全市"), code=CITY_CODE, path=rollup.CITY, depth=0)
 
 
 def _default_area(user: Any) -> Area | None:
@@ -46,7 +55,9 @@ def _scope(request: HttpRequest) -> tuple[Scope, PeriodForm]:
     """Area (?area=CODE, default the user's own) and period (?year= or ?from=&to=) of a request."""
     user = request.user
     code = (request.GET.get("area") or "").strip()
-    if code:
+    if code == CITY_CODE and scope_paths(user, Action.VIEW) is None:
+        area: Area | None = _city()
+    elif code:
         area = Area.objects.visible_to(user).filter(code=code).first()
         if area is None:
             raise Http404(_("没有这个区域,或您无权查看"))
@@ -75,15 +86,27 @@ def _card(key: str, values: dict[str, Any], area: Area) -> dict[str, Any]:
 
 
 @sharing
-def _dashboard_data(scope: Scope, children: list[Area]) -> dict[str, Any]:
-    """Everything the dashboard shows that is counted from rows (cached by data version)."""
+def _dashboard_data(scope: Scope, children: list[Area], rolled: rollup.Rolled | None = None) -> dict[str, Any]:
+    """Everything the dashboard shows that is counted from rows (cached by data version).
+
+    With `rolled` (a town, county or city: wuzhi.reports.rollup) the figures and charts take
+    their groups from the rollups instead of counting them, and what does not roll up (tags,
+    categories, callers, the figures outside rollup.ROLLED_FIGURES) is left out."""
     area = scope.area
     assert area is not None
     load_figures()
-    # The drill-down first: its per-child counts of households and residents also give the
-    # area's totals, which the figures and the pyramid then take from the scope.
-    child_rows = series.child_table(scope, children)
-    values = compute(scope)
+    if rolled is not None:
+        # Handed over as the shared groups of this counting (Scope.shared, set up by @sharing):
+        # the figure and chart functions below then read them instead of querying.
+        memo: dict[str, Any] = scope.__dict__["_shared"]
+        memo.update(rolled.shared)
+        child_rows = [series.ChildRow(c, series._finish(dict(rolled.children[c.path]))) for c in children]
+        values = compute(scope, [k for k in rollup.ROLLED_FIGURES if k in FIGURES])
+    else:
+        # The drill-down first: its per-child counts of households and residents also give the
+        # area's totals, which the figures and the pyramid then take from the scope.
+        child_rows = series.child_table(scope, children)
+        values = compute(scope)
     activity_charts = series.activities_by_month(scope)
     sections = []
     for gov in GOVERNANCES:
@@ -92,6 +115,7 @@ def _dashboard_data(scope: Scope, children: list[Area]) -> dict[str, Any]:
         extra: dict[str, Any] = {}
         if gov == "基础":
             charts.append(series.pyramid(scope))
+        if gov == "基础" and rolled is None:
             extra["tags"] = [dict(t, url=f"{reverse('registry:resident_list')}?tag={t['tag'].pk}"
                                   + (f"&area={area.pk}" if area.kind in REGISTRY_AREA_KINDS else ""))
                              for t in series.tag_counts(scope) if t["count"]]
@@ -103,8 +127,9 @@ def _dashboard_data(scope: Scope, children: list[Area]) -> dict[str, Any]:
             cases = series.cases_by_month(scope)
             if not cases.empty:
                 charts += [cases, series.case_states(scope)]
-                extra["categories"] = series.case_categories(scope)
-        if gov == "智治":
+                if rolled is None:
+                    extra["categories"] = series.case_categories(scope)
+        if gov == "智治" and rolled is None:
             extra["alarms"] = alarms = series.alarms_summary(scope)
             # The alarms app's figures already say calls and times: then only the devices are added.
             extra["alarm_figures"] = "alarms_received" in values
@@ -130,6 +155,7 @@ def _dashboard_data(scope: Scope, children: list[Area]) -> dict[str, Any]:
         "own_row": series.own_row(totals, child_rows),
         "headline": [_card(k, values, area) for k in HEADLINE if k in values],
         "charts": [c.as_dict() for s in sections for c in s["charts"]],
+        "rolled_at": rolled.rebuilt_at if rolled is not None else None,
     }
 
 
@@ -139,10 +165,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     area = scope.area
     assert area is not None
     user = request.user
-    children = list(Area.objects.visible_to(user).filter(parent=area).order_by("sort", "path"))
-    data = dataversion.cached("dashboard", scope, lambda: _dashboard_data(scope, children))
-    crumbs = list(Area.objects.visible_to(user).filter(path__in=area.ancestor_paths()).exclude(pk=area.pk)
-                  .order_by("depth"))
+    is_city = area.pk is None
+    children = list(Area.objects.visible_to(user).filter(parent=None if is_city else area).order_by("sort", "path"))
+    rolled = rollup.read(scope, children)
+    data = (_dashboard_data(scope, children, rolled) if rolled is not None
+            else dataversion.cached("dashboard", scope, lambda: _dashboard_data(scope, children)))
+    crumbs = [] if is_city else list(Area.objects.visible_to(user).filter(path__in=area.ancestor_paths())
+                                     .exclude(pk=area.pk).order_by("depth"))
     return render(request, "reports/dashboard.html", {
         **data, "scope": scope, "area": area, "form": form, "crumbs": crumbs, "query": _query(scope),
         "children": [{"row": r, "query": _query(scope, r.area),
@@ -150,7 +179,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                       "links": {k: rows_url(k, r.area) for k in ("households", "residents")}}
                      for r in data["child_rows"]],
         "columns": series.CHILD_COLUMNS,
-        "may_export": can(user, Action.EXPORT, area.path),
+        "may_export": not is_city and can(user, Action.EXPORT, area.path),
         "years": list(range(scope.reference_day.year, scope.reference_day.year - 6, -1)),
         "is_year": "year=" in _query(scope),
     })
@@ -170,6 +199,8 @@ def _download(request: HttpRequest, data: bytes, content_type: str, filename: st
 def _export_scope(request: HttpRequest) -> Scope:
     scope, _form = _scope(request)
     assert scope.area is not None
+    if scope.area.pk is None:  # the city page has no downloads (they are counted live)
+        raise Http404(_("全市汇总没有下载"))
     if not can(request.user, Action.EXPORT, scope.area.path):
         raise NotAllowed(_("您没有导出该区域报表的权限"))  # staff_view answers with the 403 page
     return scope
