@@ -230,6 +230,54 @@ def test_never_visited_household_is_red(client, people, zhang):
     assert "从未走访" in response.content.decode()
 
 
+def test_household_list_row_shows_members_badges_and_overdue_once(client, tree, people, zhang, tags):
+    """Each household is one row (a card on phones through CSS, not a second copy); its badges are
+    the household's own tags and its present members' tags, each once, in tag order; a member who
+    moved out counts neither in the size nor in the badges nor in the due date."""
+    reg.household_update(actor=None, household=zhang, version=zhang.version, tags=[tags["low_income"]])
+    wife = zhang.members.get(name="夏红燕")
+    reg.set_resident_tags(actor=None, resident=wife, tags=[tags["alone"], tags["party"]])
+    moved = reg.resident_create(actor=None, household=zhang, name="张小", id_number=make_id_number("20100101"),
+                                relation="子", tags=[tags["left_behind"]])
+    reg.resident_update(actor=None, resident=moved, version=moved.version, status="迁出")
+    reg.visit_record(actor=people.worker1, household=zhang, findings="走访", residents=[zhang.head])
+    Household.objects.filter(pk=zhang.pk).update(last_visited_at=timezone.now() - dt.timedelta(days=40))
+
+    response = login(client, people.worker1).get(reverse("registry:household_list"))
+    [row] = response.context["page"].rows
+    assert row.member_count == 2
+    assert [t.name for t in row.badges] == sorted(["独居老人", "党员", "低保户"])  # all sort 0: by name
+    assert row.overdue  # 独居老人 is due every 30 days; the last visit was 40 days ago
+    html = response.content.decode()
+    assert html.count(f'href="/registry/households/{zhang.pk}/"') == 1
+    assert html.count("独居老人") == 1 + html.count(f'<option value="{tags["alone"].pk}">独居老人')
+    assert "留守儿童</span>" not in html
+    assert "2人" in html and zhang.number in html
+
+    tags["alone"].visit_interval_days = 60
+    tags["alone"].save()
+    assert not client.get(reverse("registry:household_list")).context["page"].rows[0].overdue
+
+
+def test_filter_choices_are_read_without_a_server_side_cursor(client, tree, people, zhang, tags, monkeypatch):
+    """QuerySet.iterator() opens a server-side cursor on PostgreSQL, planned for the first rows:
+    over a city's areas that took tens of milliseconds for a grid's three rows. The filters'
+    <select>s read their rows with an ordinary query."""
+    from django.db import connection
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a choice field read its rows through QuerySet.iterator()")
+
+    monkeypatch.setattr(connection, "chunked_cursor", refuse)
+    login(client, people.worker1)
+    for url in (reverse("registry:household_list"), reverse("registry:resident_list")):
+        response = client.get(url, {"area": tree.buildings[0].pk, "tag": tags["alone"].pk})
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert f'<option value="{tree.buildings[0].pk}" selected>' in html
+        assert tree.grids[1].short_name not in html  # grid 2 is outside worker1's scope
+
+
 # ---- bounded queries ---------------------------------------------------------------------
 
 
@@ -239,8 +287,8 @@ def test_list_pages_run_a_bounded_number_of_queries(client, tree, people, tags, 
     login(client, people.worker1)
     pages = {
         # session, user, grants, paired households (the relation rule), then the page's own queries
-        reverse("registry:household_list"): 10,
-        reverse("registry:household_list") + "?q=wd&tag=" + str(tags["party"].pk): 12,
+        reverse("registry:household_list"): 9,
+        reverse("registry:household_list") + "?q=wd&tag=" + str(tags["party"].pk): 11,
         reverse("registry:resident_list"): 8,
         reverse("registry:resident_list") + "?q=wd&tag=" + str(tags["party"].pk): 10,
         reverse("registry:visit_list"): 7,
@@ -291,6 +339,12 @@ def test_household_detail_shows_members_visits_and_history(client, people, zhang
     assert "搬迁批次" in html and "第三批" in html  # … and the change history reads field: old → new
     for button in ("编辑户信息", "添加成员", "记录走访", "显示完整号码"):
         assert button in html
+    # Links and reveal targets are built once per page, so check they still point at each member.
+    head = zhang.head
+    assert f'href="{reverse("registry:resident_detail", args=[head.pk])}"' in html
+    assert f'hx-post="{reverse("registry:reveal", args=[head.pk, "id_number"])}"' in html
+    assert f'hx-post="{reverse("registry:reveal", args=[head.pk, "phone"])}"' in html
+    assert "<dt>户主</dt><dd>张黎</dd>" in html
 
 
 def test_reveal_logs_an_access_row(client, people, zhang):

@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.forms.models import ModelChoiceIterator
+from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from wuzhi.core.models import Area, AreaKind
@@ -29,13 +32,51 @@ def _narrow(form: forms.Form, name: str, queryset: Any) -> None:
     field.queryset = queryset
 
 
-class AreaChoiceField(forms.ModelChoiceField):
+class ListedChoiceIterator(ModelChoiceIterator):
+    """Reads the choices with one ordinary query instead of `QuerySet.iterator()`. On PostgreSQL
+    the iterator opens a server-side cursor, which the planner optimises for the first rows
+    (cursor_tuple_fraction): over the 170,000 areas of a city it walked the path index and took
+    23–46 ms to find a grid's three rows. The rows are also cached on the field's queryset, so a
+    view that needs the same rows (the tag table) reads them without a second query."""
+
+    def __iter__(self) -> Any:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
+class FilterSelect(forms.Select):
+    """A <select> built in Python: Django's default renders one template per <option>, which was
+    a fifth of the household list's time. Plain options only (no groups), same attributes."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> Any:
+        final = self.build_attrs(self.attrs, attrs)
+        final["name"] = name
+        chosen = {str(v) for v in self.format_value(value)}
+        options = format_html_join("", '<option value="{}"{}>{}</option>', (
+            (str(v), " selected" if str(v) in chosen else "", label) for v, label in self.choices))
+        return format_html("<select{}>{}</select>", flatatt(final), options)
+
+
+class ListedChoiceField(forms.ModelChoiceField):
+    iterator = ListedChoiceIterator
+    widget = FilterSelect
+
+
+class AreaChoiceField(ListedChoiceField):
     def label_from_instance(self, obj: Area) -> str:
         # Indent buildings under their grid so the select reads like the tree.
         return ("\u3000" if obj.kind == AreaKind.BUILDING else "") + obj.short_name
 
 
+def _filter_areas(user: Any) -> Any:
+    # Only what the option label and the filter read (kind, name, full_name, path).
+    return selectors.filter_areas(user).only("id", "kind", "name", "full_name", "path")
+
+
 class TagMultipleField(forms.ModelMultipleChoiceField):
+    iterator = ListedChoiceIterator
     widget = forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"})
 
 
@@ -46,14 +87,21 @@ class HouseholdFilterForm(forms.Form):
     q = forms.CharField(label=_("搜索"), required=False,
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": _("姓名、拼音、证件尾号、住址、户编号")}))
     area = AreaChoiceField(label=_("网格/楼栋"), queryset=Area.objects.none(), required=False, empty_label=_("全部区域"))
-    tag = forms.ModelChoiceField(label=_("标签"), queryset=Tag.objects.all(), required=False, empty_label=_("全部标签"))
-    status = forms.ChoiceField(label=_("状态"), required=False,
+    tag = ListedChoiceField(label=_("标签"), queryset=Tag.objects.all(), required=False, empty_label=_("全部标签"))
+    status = forms.ChoiceField(label=_("状态"), required=False, widget=FilterSelect,
                                choices=[("", _("全部状态")), *c.HouseholdStatus.choices])
 
     def __init__(self, data: Any, *, user: Any) -> None:
         super().__init__(data)
         self.user = user
-        _narrow(self, "area", selectors.filter_areas(user))
+        _narrow(self, "area", _filter_areas(user))
+
+    def tag_table(self) -> list[Tag]:
+        """Every tag in display order (sort, name): the rows of the tag filter's own query, read
+        once for both the <select> and the list's badges."""
+        field = self.fields["tag"]
+        assert isinstance(field, forms.ModelChoiceField) and field.queryset is not None
+        return list(field.queryset)
 
     def filter(self, qs: Any) -> Any:
         f = self.cleaned_data if self.is_valid() else {}
@@ -75,7 +123,7 @@ class ResidentFilterForm(forms.Form):
 
     def __init__(self, data: Any, *, user: Any) -> None:
         super().__init__(data)
-        _narrow(self, "area", selectors.filter_areas(user))
+        _narrow(self, "area", _filter_areas(user))
 
     def filter(self, qs: Any) -> Any:
         f = self.cleaned_data if self.is_valid() else {}

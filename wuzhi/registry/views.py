@@ -1,35 +1,39 @@
 """Registry pages: households, residents, visits, the building grid.
 
 Each query starts from `Model.objects.visible_to(user, action)`, so a household of another grid is
-a 404. Lists use keyset pages and a fixed number of queries (tags prefetched, member counts
-annotated) whatever the number of rows. Writes call registry.services only."""
+a 404. Lists use keyset pages and a fixed number of queries (tags and members read for the whole
+page at once, only the columns shown) whatever the number of rows. Writes call registry.services only."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
 import operator
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from wuzhi.core import audit
 from wuzhi.core.errors import NotAllowed
-from wuzhi.core.models import AccessLog, Area, AreaKind, Grant
+from wuzhi.core.models import AccessLog, Area, AreaKind, ChangeLog, Grant
 from wuzhi.core.pagination import keyset_page
 from wuzhi.core.roles import ROLE_ACTIONS, Action
 from wuzhi.core.scoping import can, can_on, scope_paths
+from wuzhi.core.templatetags.wuzhi_tags import tag_badge
 from wuzhi.core.views import apply_errors, client_ip, forbidden, require, staff_view
 from wuzhi.honours.selectors import history_for_building as honour_history_for_building
 from wuzhi.honours.selectors import history_for_household as honour_history_for_household
@@ -87,13 +91,6 @@ def _is_overdue(last: dt.datetime | None, due: int | None, now: dt.datetime) -> 
     return due is not None and last < now - dt.timedelta(days=due)
 
 
-def _unique_tags(tags: list[Tag]) -> list[Tag]:
-    seen: dict[int, Tag] = {}
-    for tag in tags:
-        seen.setdefault(tag.pk, tag)
-    return sorted(seen.values(), key=lambda t: (t.sort, t.name))
-
-
 def _safe_next(request: HttpRequest, fallback: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
@@ -104,6 +101,67 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 # ---- households --------------------------------------------------------------------------
 
 
+# What the list shows of a household; the other columns (notes, origin …) stay in the database.
+LIST_FIELDS = ("id", "number", "address", "address_key", "status", "last_visited_at", "head", "head__name")
+# What the household page shows of its members and visits (not the ciphertexts, digests, notes …).
+MEMBER_FIELDS = ("id", "household_id", "name", "relation", "sex", "birth_date", "status", "id_number_masked",
+                 "phone_masked")
+VISIT_FIELDS = ("id", "household_id", "visited_at", "kind", "findings", "follow_up_needed", "follow_up_note")
+HISTORY_FIELDS = ("id", "model", "object_id", "object_repr", "op", "changes", "actor", "at", "note",
+                  "actor__username", "actor__first_name", "actor__last_name")
+
+
+def _url_maker(name: str, *rest: str) -> Callable[[int], str]:
+    """URLs for a whole page of rows from one reverse(): reversing per row cost more than the
+    rest of a row's rendering. The pattern's first argument is the row's pk, `rest` the others."""
+    sentinel = 987654321
+    head, tail = reverse(name, args=[sentinel, *rest]).split(str(sentinel))
+    return lambda pk: f"{head}{pk}{tail}"
+
+
+def _decorate_households(rows: list[Any], tags: list[Tag]) -> None:
+    """Member count, badges (household and present members' tags, each once, in tag order) and
+    the overdue flag, from two narrow queries of ids instead of the members and their tags as
+    model instances."""
+    if not rows:
+        return
+    ids = [h.pk for h in rows]
+    by_id = {t.pk: t for t in tags}
+    rank = {t.pk: (t.sort, t.name) for t in tags}  # sorted here, whatever the database's collation
+    members: dict[int, set[int]] = {pk: set() for pk in ids}
+    member_tags: dict[int, set[int]] = {pk: set() for pk in ids}
+    # Status is checked here, not in SQL: a page's members are found by household, and a status
+    # that nearly every row has only tempted the planner into the status index.
+    rows_of_members = Resident.objects.filter(household_id__in=ids).values_list(
+        "household_id", "id", "status", "residenttag__tag_id")
+    for household_id, resident_id, status, tag_id in rows_of_members:
+        if status != c.PersonStatus.PRESENT:
+            continue
+        members[household_id].add(resident_id)
+        if tag_id is not None:
+            member_tags[household_id].add(tag_id)
+    own_tags: dict[int, set[int]] = {pk: set() for pk in ids}
+    for household_id, tag_id in Household.tags.through.objects.filter(household_id__in=ids).values_list(
+            "household_id", "tag_id"):
+        own_tags[household_id].add(tag_id)
+
+    badge = {t.pk: tag_badge(t) for t in tags}
+    url = _url_maker("registry:household_detail")
+    now = timezone.now()
+    for h in rows:
+        n = len(members[h.pk])
+        h.member_count = n
+        h.members_label = ngettext("%(n)s人", "%(n)s人", n) % {"n": n}
+        # "& by_id.keys()": a tag added since the tag table was read waits for the next page load.
+        ids_shown = sorted((own_tags[h.pk] | member_tags[h.pk]) & by_id.keys(), key=rank.__getitem__)
+        h.badges = [by_id[pk] for pk in ids_shown]
+        h.badges_html = mark_safe(" ".join(badge[pk] for pk in ids_shown))  # noqa: S308 (format_html output)
+        due = _due_days([by_id[pk] for pk in member_tags[h.pk] & by_id.keys()])
+        h.overdue = _is_overdue(h.last_visited_at, due, now)
+        h.visited_on = f"{timezone.localtime(h.last_visited_at):%Y-%m-%d}" if h.last_visited_at else ""
+        h.url = url(h.pk)
+
+
 @staff_view
 def household_list(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -111,19 +169,9 @@ def household_list(request: HttpRequest) -> HttpResponse:
     # "在住" is what a worker means by "my households"; an explicit empty status shows all.
     params.setdefault("status", c.HouseholdStatus.PRESENT)
     form = HouseholdFilterForm(params, user=user)
-    qs = form.filter(Household.objects.visible_to(user))
-
-    present = Resident.objects.filter(status=c.PersonStatus.PRESENT).prefetch_related("tags")
-    qs = (qs.select_related("head")
-          .annotate(member_count=Count("members", filter=Q(members__status=c.PersonStatus.PRESENT)))
-          .prefetch_related("tags", Prefetch("members", queryset=present, to_attr="present_members")))
+    qs = form.filter(Household.objects.visible_to(user)).select_related("head").only(*LIST_FIELDS)
     page = keyset_page(qs, ["address_key", "id"], request.GET.get("after"), PAGE_SIZE)
-
-    now = timezone.now()
-    for h in page.rows:
-        member_tags = [t for m in h.present_members for t in m.tags.all()]
-        h.badges = _unique_tags([*h.tags.all(), *member_tags])
-        h.overdue = _is_overdue(h.last_visited_at, _due_days(member_tags), now)
+    _decorate_households(page.rows, form.tag_table())
 
     context = {
         "form": form, "page": page, "after": request.GET.get("after"),
@@ -140,7 +188,13 @@ def _history(objects: list[Any]) -> list[dict[str, Any]]:
     Sensitive columns were logged masked by the services; technical columns are left out."""
     if not objects:
         return []
-    entries = list(functools.reduce(operator.or_, [audit.history(o) for o in objects])[:HISTORY_LIMIT])
+    # audit.history() per object, as one condition per model ("object_id IN …") instead of one
+    # per object: the same rows, a shorter query to build.
+    pks: dict[str, list[str]] = {}
+    for o in objects:
+        pks.setdefault(o._meta.label_lower, []).append(str(o.pk))
+    where = functools.reduce(operator.or_, [Q(model=label, object_id__in=ids) for label, ids in pks.items()])
+    entries = list(ChangeLog.objects.filter(where).select_related("actor").only(*HISTORY_FIELDS)[:HISTORY_LIMIT])
     models = {"registry.household": Household, "registry.resident": Resident}
     hidden = {"area", "area_path", "address_key", "dwelling", "household", "id_tail", "phone_tail"}
     names = {str(o.pk): o.name for o in objects if isinstance(o, Resident)}
@@ -182,26 +236,48 @@ def _change_line(model: Any, field: str, pair: list[Any], names: dict[str, str])
 def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     household = get_object_or_404(
-        Household.objects.visible_to(user).select_related("dwelling__unit__parent", "area", "head"), pk=pk
+        Household.objects.visible_to(user).select_related("dwelling__unit__parent")
+        .only(*[f.name for f in Household._meta.concrete_fields], "dwelling__number", "dwelling__floor",
+              "dwelling__occupancy", "dwelling__unit", "dwelling__unit__parent", "dwelling__unit__parent__name"),
+        pk=pk,
     )
-    members = sorted(household.members.prefetch_related("tags"),
+    members = sorted(household.members.only(*MEMBER_FIELDS).prefetch_related("tags"),
                      key=lambda m: (m.status != c.PersonStatus.PRESENT, m.relation != c.Relation.HEAD, m.pk))
-    visits = list(household.visits.select_related("created_by").prefetch_related("visitors", "residents")
-                  .order_by("-visited_at", "-id")[:VISIT_LIMIT])
+    # The head is one of the members: no second read of that row (if not, it is read when shown).
+    head = next((m for m in members if m.pk == household.head_id), None)
+    if head is not None:
+        household.head = head
+    User = get_user_model()
+    visits = list(household.visits.only(*VISIT_FIELDS).prefetch_related(
+        Prefetch("visitors", queryset=User.objects.only("id", "username", "first_name", "last_name")),
+        Prefetch("residents", queryset=Resident.objects.only("id", "name")),
+    ).order_by("-visited_at", "-id")[:VISIT_LIMIT])
     path = household.area_path
-    member_tags = [t for m in members if m.status == c.PersonStatus.PRESENT for t in m.tags.all()]
+    may_reveal = can(user, Action.REVEAL, path)
+    member_url = _url_maker("registry:resident_detail")
+    reveal_id, reveal_phone = _url_maker("registry:reveal", "id_number"), _url_maker("registry:reveal", "phone")
+    for m in members:
+        m.url = member_url(m.pk)
+        m.tag_list = list(m.tags.all())
+        m.badges_html = mark_safe(" ".join(tag_badge(t) for t in m.tag_list))  # noqa: S308 (format_html output)
+        if may_reveal:
+            m.reveal_id_url, m.reveal_phone_url = reveal_id(m.pk), reveal_phone(m.pk)
+    member_tags = [t for m in members if m.status == c.PersonStatus.PRESENT for t in m.tag_list]
     return render(request, "registry/household_detail.html", {
         "household": household,
         "members": members,
         "visits": visits,
         "history": _history([household, *members]),
-        "honours": list(honour_history_for_household(household)),
+        # The honours card shows the category, the public label and the round's quarter only.
+        "honours": list(honour_history_for_household(household).select_related(None)
+                        .select_related("round", "category")
+                        .only("id", "public_label", "round__year", "round__quarter", "category__name")),
         "household_tags": list(household.tags.all()),
         "overdue": _is_overdue(household.last_visited_at, _due_days(member_tags), timezone.now()),
         "due_days": _due_days(member_tags),
         "may_change": can(user, Action.CHANGE, path),
         "may_visit": can_on(user, Action.VISIT, household),
-        "may_reveal": can(user, Action.REVEAL, path),
+        "may_reveal": may_reveal,
     })
 
 
