@@ -9,9 +9,10 @@ finds a person without storing the number in clear."""
 from __future__ import annotations
 
 import base64
-import hashlib
+import binascii
 import hmac
 import os
+from collections.abc import Callable
 from functools import lru_cache
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -58,9 +59,57 @@ def decrypt(token: str) -> str:
     raise ValueError(f"no key {kid!r} configured to decrypt this value")
 
 
+@lru_cache(maxsize=4)
+def _index_key(spec: str) -> bytes:
+    return _b64decode(spec)
+
+
 def blind_index(value: str, purpose: str) -> str:
     """Deterministic digest for exact lookup; `purpose` keeps ID and phone digests unrelated."""
     if not value:
         return ""
-    key = _b64decode(settings.INDEX_KEY)
-    return hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.digest(_index_key(settings.INDEX_KEY), f"{purpose}:{value}".encode(), "sha256").hex()[:32]
+
+
+# ---- the same, for a million values in a row (the fast import's workers) --------------------
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_NONCES_PER_DRAW = 256
+
+
+def encrypter() -> Callable[[str], str]:
+    """encrypt() with the current key looked up once and nonces drawn from the OS 256 at a time.
+    Each nonce is still 12 fresh random bytes used once; a batch drawn before a fork is thrown
+    away in the child, so two processes never share one."""
+    kid, aead = _keys(settings.FIELD_KEYS)[0]
+    aad = kid.encode()
+    prefix = f"{kid}:"
+    pool = b""
+    pos = owner = 0
+
+    def seal(plaintext: str) -> str:
+        nonlocal pool, pos, owner
+        if not plaintext:
+            return ""
+        if pos >= len(pool) or owner != os.getpid():
+            pool, pos, owner = os.urandom(12 * _NONCES_PER_DRAW), 0, os.getpid()
+        nonce = pool[pos:pos + 12]
+        pos += 12
+        body = binascii.b2a_base64(nonce + aead.encrypt(nonce, plaintext.encode(), aad), newline=False)
+        return prefix + body.translate(_URLSAFE).decode()
+
+    return seal
+
+
+def indexer(purpose: str) -> Callable[[str], str]:
+    """blind_index(value, purpose) from an HMAC already keyed and fed the purpose's prefix."""
+    keyed = hmac.new(_index_key(settings.INDEX_KEY), f"{purpose}:".encode(), "sha256")
+
+    def digest(value: str) -> str:
+        if not value:
+            return ""
+        h = keyed.copy()
+        h.update(value.encode())
+        return h.hexdigest()[:32]
+
+    return digest

@@ -18,9 +18,10 @@ import contextlib
 import datetime as dt
 import itertools
 import logging
+import operator
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -155,6 +156,12 @@ def _choice_lookup(column: Column) -> dict[str, str]:
 
 
 CHOICE_LOOKUP = {col.key: _choice_lookup(col) for col in COLUMNS if col.choices is not None}
+
+
+@lru_cache(maxsize=4096)
+def _choice_value(key: str, text: str) -> str | None:
+    """The stored value a choice cell's text stands for, None when it is no accepted spelling."""
+    return CHOICE_LOOKUP[key].get(re.sub(r"\s+", "", text))
 
 
 def _header_token(value: object) -> str:
@@ -315,6 +322,11 @@ def read_sheet(fileobj: IO[bytes], filename: str = "") -> Sheet:
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 EMPTY_MARKERS = {"无", "/", "-", "—", "——"}  # what workers put in a cell meaning "nothing"
 _CJK_NAME = re.compile(r"[\u3400-\u9fff\s]+")
+_SPACES = re.compile(r"\s+")
+_EXCEL_EXPONENT = re.compile(r"\d(\.\d+)?[eE]\+?\d+")
+_INT_CELL = re.compile(r"(-?\d+)\s*(层|楼|F)?", flags=re.IGNORECASE)
+_ROOM_DIGITS = re.compile(r"\d{3,5}")
+_TAG_SEPARATORS = re.compile(r"[、,;\s]+")
 
 
 # Cell values repeat (choices, buildings, units) and parse() reads most cells twice; typed so that
@@ -347,9 +359,11 @@ def _id_text(value: Any) -> str:
         raise _CellError(lost)
     if isinstance(value, int):
         return str(value)
-    text = re.sub(r"\s+", "", _text(value))
-    if re.fullmatch(r"\d(\.\d+)?[eE]\+?\d+", text):
-        raise _CellError(lost)
+    text = _text(value)
+    if not text.isdigit():  # digits alone are neither spaced nor in Excel's exponent form
+        text = _SPACES.sub("", text)
+        if _EXCEL_EXPONENT.fullmatch(text):
+            raise _CellError(lost)
     if "*" in text:
         raise _CellError("身份证号已打码,无法导入;请填写完整号码(导出名单时可选择显示完整号码)")
     return text
@@ -388,22 +402,25 @@ BUILDING_SUFFIXES = ("号楼", "栋", "幢", "楼", "号")
 UNIT_SUFFIXES = ("单元",)
 
 
+@lru_cache(maxsize=16384, typed=True)
 def _room(value: Any) -> str:
-    return re.sub(r"\s+", "", _text(value)).removesuffix("室").removesuffix("号")
+    return _SPACES.sub("", _text(value)).removesuffix("室").removesuffix("号")
 
 
+@lru_cache(maxsize=1024, typed=True)
 def _int(value: Any, what: str) -> int:
     if isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer():
         return int(value)
-    match = re.fullmatch(r"(-?\d+)\s*(层|楼|F)?", _text(value), flags=re.IGNORECASE)
+    match = _INT_CELL.fullmatch(_text(value))
     if not match:
         raise _CellError(f"{what}应为整数")
     return int(match.group(1))
 
 
+@lru_cache(maxsize=16384)
 def floor_of_room(room: str) -> int | None:
     """1203 → 12, 101 → 1: the usual numbering of Chinese apartment blocks."""
-    return int(room[:-2]) if re.fullmatch(r"\d{3,5}", room) and int(room[:-2]) > 0 else None
+    return int(room[:-2]) if _ROOM_DIGITS.fullmatch(room) and int(room[:-2]) > 0 else None
 
 
 def _date(value: Any) -> dt.date:
@@ -432,7 +449,7 @@ def _date(value: Any) -> dt.date:
 
 def _split_tags(text: str) -> list[str]:
     # _text() applied NFKC, so full-width ，； arrive here as , and ;
-    return [t for t in re.split(r"[、,;\s]+", text) if t]
+    return [t for t in _TAG_SEPARATORS.split(text) if t]
 
 
 @lru_cache(maxsize=256)
@@ -535,6 +552,19 @@ class _Validator:
                 self.units[(a.parent_id, _area_key(a.name, UNIT_SUFFIXES))] = a
         self.tags = {normalize_text(t.name): t for t in Tag.objects.all()}
         self.tags_by_pk = {t.pk: t for t in self.tags.values()}
+        # Read once rather than per row.
+        self.columns = tuple(sheet.columns.items())
+        self.column_keys = tuple(sheet.columns)
+        # All of a full-width row's cells at once (itemgetter of two or more gives a tuple).
+        self.all_cells = operator.itemgetter(*sheet.columns.values()) if len(sheet.columns) > 1 else None
+        self.width = max(sheet.columns.values(), default=-1) + 1
+        self.name_length = _max_length(Resident, "name")
+        self.room_length = _max_length(Dwelling, "number")
+        self.text_limits = tuple((key, _max_length(model, key), key == "hukou_address") for key, model in (
+            ("hukou_address", Resident), ("origin_county", Household), ("origin_town", Household),
+            ("origin_village", Household), ("relocation_batch", Household)))
+        # (grid, building, unit) as typed → the areas they name: a household's rows repeat them.
+        self.places: dict[tuple[str, str, str], tuple[Area | None, Area, Area]] = {}
 
     # -- helpers --
 
@@ -549,30 +579,38 @@ class _Validator:
     # -- pass 1: each row on its own --
 
     def parse(self, sheet_row: SheetRow) -> _Row | None:
-        raw = {key: self.sheet.raw(sheet_row, key) for key in self.sheet.columns}
-        if all(_text(v) == "" for v in raw.values()):
+        return self.parse_cells(sheet_row.number, sheet_row.cells)
+
+    def parse_cells(self, n: int, cells: Sequence[Any]) -> _Row | None:
+        """parse() of sheet row `n` given as its cells (how the fast import's workers get rows)."""
+        width = len(cells)
+        if width >= self.width and self.all_cells is not None:
+            raw = dict(zip(self.column_keys, self.all_cells(cells), strict=True))
+        else:
+            raw = {key: cells[index] if index < width else None for key, index in self.columns}
+        if not any(map(_text, raw.values())):
             return None  # blank, or only a 序号 column filled in
-        row = _Row(number=sheet_row.number)
-        n = row.number
+        row = _Row(number=n)
+        get = raw.get
 
         def fail(key: str, message: str) -> None:
-            self.error(n, key, raw.get(key), message)
+            self.error(n, key, get(key), message)
             row.failed = True
 
-        row.household_number = _text(raw.get("household_number"))
+        row.household_number = _text(get("household_number"))
         self._parse_address(row, raw, fail)
 
-        name = _text(raw.get("name"))
+        name = _text(get("name"))
         if _CJK_NAME.fullmatch(name):
-            name = re.sub(r"\s+", "", name)  # 张  三, padded to line up with three-character names
+            name = _SPACES.sub("", name)  # 张  三, padded to line up with three-character names
         if not name:
             fail("name", "请填写姓名")
-        elif len(name) > _max_length(Resident, "name"):
-            fail("name", f"姓名最多{_max_length(Resident, 'name')}个字")
+        elif len(name) > self.name_length:
+            fail("name", f"姓名最多{self.name_length}个字")
         row.name = name
 
         try:
-            row.id = parse_id_number(_id_text(raw.get("id_number")))
+            row.id = parse_id_number(_id_text(get("id_number")))
         except _CellError as exc:
             fail("id_number", str(exc))
         except ValidationError as exc:
@@ -580,28 +618,28 @@ class _Validator:
 
         self._parse_phones(row, raw, fail)
 
-        relation = _text(raw.get("relation"))
+        relation = _text(get("relation"))
         if relation:
             try:
                 row.relation = self._choice("relation", relation)
             except _CellError as exc:
                 fail("relation", str(exc))
+        fields = row.fields
         for key in RESIDENT_CHOICE_KEYS:
-            text = _text(raw.get(key))
+            text = _text(get(key))
             if text:
                 try:
-                    row.fields[key] = self._choice(key, text)
+                    fields[key] = self._choice(key, text)
                 except _CellError as exc:
                     fail(key, str(exc))
 
-        for key, model in (("hukou_address", Resident), ("origin_county", Household), ("origin_town", Household),
-                           ("origin_village", Household), ("relocation_batch", Household)):
-            text = _text(raw.get(key))
-            if len(text) > _max_length(model, key):
-                fail(key, f"“{COLUMN[key].header}”最多{_max_length(model, key)}个字")
+        for key, limit, on_resident in self.text_limits:
+            text = _text(get(key))
+            if len(text) > limit:
+                fail(key, f"“{COLUMN[key].header}”最多{limit}个字")
             elif text:
-                (row.fields if key == "hukou_address" else row.household_fields)[key] = text
-        if _text(raw.get("moved_in_on")):
+                (fields if on_resident else row.household_fields)[key] = text
+        if _text(get("moved_in_on")):
             try:
                 moved_in = _date(raw["moved_in_on"])
             except _CellError as exc:
@@ -612,7 +650,8 @@ class _Validator:
                 else:
                     row.household_fields["moved_in_on"] = moved_in
 
-        for tag_name in _split_tags(_text(raw.get("tags"))):
+        tags = _text(get("tags"))
+        for tag_name in _split_tags(tags) if tags else ():
             tag = self.tags.get(tag_name)
             if tag is None:
                 fail("tags", f"系统中没有“{tag_name}”这个标签,请检查名称或先在系统中建立该标签")
@@ -623,33 +662,40 @@ class _Validator:
         return row
 
     def _choice(self, key: str, text: str) -> str:
-        value = CHOICE_LOOKUP[key].get(re.sub(r"\s+", "", text))
+        value = _choice_value(key, text)
         if value is None:
             options = "、".join(str(label) for _, label in COLUMN[key].choices.choices)
             raise _CellError(f"“{text}”不是有效的{COLUMN[key].header},可填:{options}")
         return value
 
     def _parse_address(self, row: _Row, raw: dict[str, Any], fail: Callable[[str, str], None]) -> None:
-        grid_text, building_text, unit_text = (_text(raw.get(k)) for k in ("grid", "building", "unit"))
-        row.room = _room(raw.get("room"))
-        if raw.get("floor") is not None and _text(raw.get("floor")):
+        get = raw.get
+        grid_text, building_text, unit_text = _text(get("grid")), _text(get("building")), _text(get("unit"))
+        row.room = _room(get("room"))
+        floor = get("floor")
+        if floor is not None and _text(floor):
             try:
-                row.floor = _int(raw["floor"], "楼层")
+                row.floor = _int(floor, "楼层")
             except _CellError as exc:
                 fail("floor", str(exc))
-        given = {"building": building_text, "unit": unit_text, "room": row.room}
-        if not any(given.values()):
-            if not row.household_number:
-                fail("building", "请填写楼栋、单元、房号(已登记的户也可只填户编号)")
-            return
-        for key, value in given.items():
-            if not value:
-                fail(key, f"请填写{COLUMN[key].header}")
-        if not all(given.values()):
+        if not (building_text and unit_text and row.room):
+            given = {"building": building_text, "unit": unit_text, "room": row.room}
+            if not any(given.values()):
+                if not row.household_number:
+                    fail("building", "请填写楼栋、单元、房号(已登记的户也可只填户编号)")
+                return
+            for key, value in given.items():
+                if not value:
+                    fail(key, f"请填写{COLUMN[key].header}")
             return
         row.address_given = True
-        if len(row.room) > _max_length(Dwelling, "number"):
+        if len(row.room) > self.room_length:
             fail("room", "房号过长")
+            return
+        typed = (grid_text, building_text, unit_text)
+        place = self.places.get(typed)
+        if place is not None:
+            row.grid, row.building, row.unit = place
             return
         area_name = self.area.name
         if grid_text:
@@ -676,6 +722,8 @@ class _Validator:
         row.unit = self.units.get((row.building.pk, _area_key(unit_text, UNIT_SUFFIXES)))
         if row.unit is None:
             fail("unit", f"单元“{unit_text}”在{row.building.name}下不存在")
+        else:
+            self.places[typed] = (row.grid, row.building, row.unit)
 
     def _parse_phones(self, row: _Row, raw: dict[str, Any], fail: Callable[[str, str], None]) -> None:
         numbers: dict[str, str] = {}
