@@ -182,6 +182,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = 60 * 60 * 10  # one working day
+# Django's database sessions and model backend, each read with one hand-written statement.
+SESSION_ENGINE = "wuzhi.core.sessions"
+AUTHENTICATION_BACKENDS = ["wuzhi.core.sessions.UserBackend"]
 SESSION_COOKIE_HTTPONLY = True
 
 # ---- Security (wuzhi.core.auth; a production deployment passes `wuzhi check --deploy`) ----

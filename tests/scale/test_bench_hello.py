@@ -11,3 +11,5 @@ def test_production_urls_do_not_serve_the_benchmark_hello_world(settings):
     assert settings.ROOT_URLCONF == "wuzhi.urls"
     with pytest.raises(Resolver404):
         resolve("/bench/hello/")
+    with pytest.raises(Resolver404):
+        resolve("/bench/hello-user/")

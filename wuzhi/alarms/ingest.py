@@ -13,7 +13,9 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from . import fastsql, services
+from wuzhi.core import fastsql
+
+from . import services
 from .models import Device, Press
 
 EVENTS = ("press", "cancel", "heartbeat")

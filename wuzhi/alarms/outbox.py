@@ -38,9 +38,9 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from wuzhi.core import crypto, sms
+from wuzhi.core import crypto, fastsql, sms
 
-from . import fastsql, flow, services
+from . import flow, services
 from .models import Alarm, AlarmEvent, AlarmState, Notification, NotifyChannel, NotifyStatus
 
 log = logging.getLogger("wuzhi.alarms")

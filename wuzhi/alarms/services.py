@@ -23,14 +23,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 
-from wuzhi.core import audit, crypto
+from wuzhi.core import audit, crypto, fastsql
 from wuzhi.core.errors import ConcurrentEdit, NotAllowed
 from wuzhi.core.models import Area, AreaKind, Grant, StaffProfile
 from wuzhi.core.roles import Action, Role
 from wuzhi.core.scoping import can
 from wuzhi.core.validators import mask_phone, normalize_phone
 
-from . import fastsql, flow
+from . import flow
 from .models import (
     OPEN_STATES,
     UNACKED_STATES,

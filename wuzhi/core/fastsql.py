@@ -1,4 +1,6 @@
-"""Hand-written SQL for the few statements an emergency-caller storm runs for every press.
+"""Hand-written SQL for the few statements that run so often their ORM compilation would dominate:
+what an emergency-caller storm runs for every press, and what every signed-in request asks
+(its session, user, grants and pairings).
 
 Compiling a queryset costs 0.3–1 ms of CPU in Django, more than PostgreSQL needs to run the
 statement; a storm of 100 presses a second on two cores cannot afford it on the path from a press

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -9,14 +10,16 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import pagecache
 from .roles import Role
 from .scoping import ScopedQuerySet
 
 
-def prefix_index(name: str, field: str = "area_path") -> models.Index:
+def prefix_index(name: str, field: str = "area_path", include: list[str] | None = None) -> models.Index:
     """An index for `field__startswith` (subtrees, pinyin prefixes). varchar_pattern_ops makes
-    LIKE 'prefix%' use it on PostgreSQL whatever the collation; other databases ignore it."""
-    return models.Index(fields=[field], name=name, opclasses=["varchar_pattern_ops"])
+    LIKE 'prefix%' use it on PostgreSQL whatever the collation; other databases ignore it, and
+    the covering `include` columns too."""
+    return models.Index(fields=[field], name=name, opclasses=["varchar_pattern_ops"], include=include)
 
 
 class AreaKind(models.TextChoices):
@@ -148,8 +151,16 @@ class TimelineEvent(models.Model):
         abstract = True
 
 
+class ChangeLogQuerySet(ScopedQuerySet):
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        created = super().bulk_create(objs, *args, **kwargs)
+        pagecache.changed_by_logs(created)
+        return created
+
+
 class ChangeLog(models.Model):
-    """Field-level diff of every change to registry data, written by services (core.audit)."""
+    """Field-level diff of every change to registry data, written by services (core.audit).
+    Writing one also tells the page cache its area changed (core.pagecache)."""
 
     class Op(models.TextChoices):
         CREATE = "create", "新建"
@@ -166,7 +177,7 @@ class ChangeLog(models.Model):
     area_path = models.CharField(max_length=255, blank=True)
     note = models.CharField(max_length=200, blank=True)
 
-    objects = ScopedQuerySet.as_manager()
+    objects = ChangeLogQuerySet.as_manager()
 
     class Meta:
         verbose_name = "变更记录"
@@ -176,6 +187,10 @@ class ChangeLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_op_display()} {self.object_repr}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        pagecache.changed_by_logs([self])
 
 
 class AccessLog(models.Model):

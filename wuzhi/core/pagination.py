@@ -79,12 +79,18 @@ def _key_of(row: Any, field: str) -> Any:
 
 
 def keyset_page(qs: QuerySet[Any], ordering: list[str], after: str | None, size: int, *,
-                strict: bool = False) -> Page:
+                strict: bool = False, parts: list[QuerySet[Any]] | None = None) -> Page:
     """`ordering` must end with a unique field (the primary key) so the key is total.
 
     An `after` token that cannot be decoded or does not fit the ordering starts from the first
-    page, or raises InvalidCursor when `strict` (the API prefers a 400 to a silent restart)."""
-    qs = qs.order_by(*ordering)
+    page, or raises InvalidCursor when `strict` (the API prefers a 400 to a silent restart).
+
+    `parts`: the rows are the union of these querysets (a search whose parts each use one
+    index). The page's keys are then taken first — only the ordering columns, from each part,
+    which covering indexes answer without reading the table — and `qs` (the display query,
+    with its joins) reads just the rows of the page. Without it a search matching thousands
+    of people across a city read every match and its household to keep thirty."""
+    after_q = None
     if after:
         values = _decode(after)
         if values is None or len(values) != len(ordering):
@@ -94,17 +100,35 @@ def keyset_page(qs: QuerySet[Any], ordering: list[str], after: str | None, size:
             try:
                 # Field.get_prep_value runs here, so a value of the wrong type fails now, not
                 # later while the page is read.
-                qs = qs.filter(_after_q(ordering, values))
+                after_q = _after_q(ordering, values)
+                qs.filter(after_q)
             except (ValueError, TypeError, DjangoValidationError) as exc:
+                after_q = None
                 if strict:
                     raise InvalidCursor(after) from exc
-    rows = list(qs[: size + 1])
+    if parts is None:
+        qs = qs.order_by(*ordering)
+        rows = list((qs if after_q is None else qs.filter(after_q))[: size + 1])
+    else:
+        rows = _rows_by_keys(qs, ordering, size + 1, [p if after_q is None else p.filter(after_q) for p in parts])
     more = len(rows) > size
     rows = rows[:size]
     token = None
     if more and rows:
         token = _encode([_key_of(rows[-1], f) for f in ordering])
     return Page(rows, token)
+
+
+def _rows_by_keys(qs: QuerySet[Any], ordering: list[str], limit: int, parts: list[QuerySet[Any]]) -> list[Any]:
+    if not parts:
+        return []
+    names = [f.lstrip("-") for f in ordering]
+    first, *rest = [p.order_by().values_list(*names) for p in parts]
+    keys = list((first.union(*rest) if rest else first).order_by(*ordering)[:limit])
+    pks = [key[-1] for key in keys]
+    by_pk = qs.order_by().in_bulk(pks)
+    # A row gone between the two reads (deleted, or no longer in scope) is simply not shown.
+    return [by_pk[pk] for pk in pks if pk in by_pk]
 
 
 class KeysetPagination(BasePagination):

@@ -8,12 +8,15 @@ Outside the subtree a row simply does not exist for that user: views answer 404.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
+from django.utils import timezone
 
+from . import fastsql
 from .roles import allows
 
 if TYPE_CHECKING:
@@ -28,9 +31,21 @@ def grants_of(user: AbstractBaseUser | AnonymousUser) -> list[tuple[str, str]]:
     if cached is None:
         from .models import Grant
 
-        cached = list(Grant.objects.active().filter(user_id=user.pk or 0).values_list("role", "area__path"))
+        # Every signed-in request asks this; as hand-written SQL it costs a tenth of what
+        # building the same query with the ORM does (GrantQuerySet.active is the same rule).
+        today = timezone.localdate()
+        with connection.cursor() as cursor:
+            cursor.execute(_grants_sql(Grant), [user.pk or 0, today, today])
+            cached = [(role, path) for role, path in cursor.fetchall()]
         user._wuzhi_grants = cached  # type: ignore[union-attr]
     return cached
+
+
+@functools.cache
+def _grants_sql(grant: Any) -> str:
+    area = fastsql.table(grant._meta.get_field("area").related_model)
+    return (f"SELECT g.role, a.path FROM {fastsql.table(grant)} g JOIN {area} a ON a.id = g.area_id "
+            "WHERE g.user_id = %s AND g.valid_from <= %s AND (g.valid_to IS NULL OR g.valid_to >= %s)")
 
 
 def forget_grants(user: Any) -> None:
@@ -78,6 +93,11 @@ def can_on(user: Any, action: str, obj: Any) -> bool:
     if not _RELATIONS.get(obj._meta.label_lower):
         return False
     return type(obj).objects.visible_to(user, action).filter(pk=obj.pk).exists()
+
+
+def has_relation_access(user: Any, model_label: str, action: str = "view") -> bool:
+    """Does `user` reach rows of `model_label` through a relation rule, beyond their areas?"""
+    return any(rule(user, action) is not None for rule in _RELATIONS.get(model_label, ()))
 
 
 def roles_of(user: Any) -> set[str]:

@@ -126,11 +126,17 @@ class ResidentFilterForm(forms.Form):
         _narrow(self, "area", _filter_areas(user))
 
     def filter(self, qs: Any) -> Any:
+        return self._filter().apply(qs)
+
+    def parts(self, qs: Any) -> Any:
+        return self._filter().parts(qs)
+
+    def _filter(self) -> selectors.ResidentFilter:
         f = self.cleaned_data if self.is_valid() else {}
         return selectors.ResidentFilter(
             q=f.get("q") or "", area=f.get("area"), tag_ids=[t.pk for t in f.get("tag") or []] or None,
             age_min=f.get("age_min"), age_max=f.get("age_max"), status=f.get("status") or "", sex=f.get("sex") or "",
-        ).apply(qs)
+        )
 
 
 # ---- households ----------------------------------------------------------------------------

@@ -33,46 +33,54 @@ def _any_of(*querysets: QuerySet[Resident]) -> Q:
     return Q(pk__in=first.union(*rest) if rest else first)
 
 
-def resident_search_q(query: str, within: QuerySet[Resident] | None = None) -> Q:
-    """What a worker types in the one search box: a name, pinyin (`zhangli`) or initials (`zl`),
-    the last digits of an ID or phone number, a full ID or phone number, or part of an address.
-
-    `within` is the scoped queryset being searched, when the caller has it: each part of a union
-    then carries the scope, so a grid worker's search meets the grid's few hundred people in the
-    index instead of every match in the city."""
-    people = Resident.objects.all() if within is None else within.order_by()
-
-    def _at_address(q: str) -> QuerySet[Resident]:
-        return people.filter(household__address__contains=q)
-
+def search_parts(query: str) -> list[Q] | None:
+    """What a worker types in the one search box — a name, pinyin (`zhangli`) or initials (`zl`),
+    the last digits of an ID or phone number, a full ID or phone number, or part of an address —
+    as conditions each of which one index answers; a person matches if any does. None: the box
+    is empty (no condition); [] would match nobody."""
     q = normalize_text(query).lower().replace(" ", "")
     if not q:
-        return Q()
+        return None
     if _ASCII.fullmatch(q):
-        return Q(name_pinyin__startswith=q) | Q(name_initials__startswith=q)
+        return [Q(name_pinyin__startswith=q), Q(name_initials__startswith=q)]
+    at_address = Q(household__address__contains=q)
     if re.fullmatch(r"\d{3}x?|\d{4,6}x?", q):
         # Only the last 4 digits are stored in clear (as the mask shows them): 4–6 digits match
         # on their last 4; 3 digits match the end of the stored tail.
         tail = q[-4:].upper()
         if len(tail) < 4:
-            return _any_of(people.filter(id_tail__endswith=tail), people.filter(phone_tail__endswith=tail),
-                           _at_address(q))
-        return _any_of(people.filter(id_tail=tail), people.filter(phone_tail=tail), _at_address(q))
+            return [Q(id_tail__endswith=tail), Q(phone_tail__endswith=tail), at_address]
+        return [Q(id_tail=tail), Q(phone_tail=tail), at_address]
     if re.fullmatch(r"\d{15}|\d{17}[\dx]", q):
         try:
-            return Q(id_number_hash=crypto.blind_index(parse_id_number(q).number, "id"))
+            return [Q(id_number_hash=crypto.blind_index(parse_id_number(q).number, "id"))]
         except Exception:
-            return Q(pk__in=[])
+            return []
     if re.fullmatch(r"(\+?86)?1\d{10}", q):
         try:
-            return Q(phone_hash=crypto.blind_index(normalize_phone(q), "phone"))
+            return [Q(phone_hash=crypto.blind_index(normalize_phone(q), "phone"))]
         except Exception:
-            return Q(pk__in=[])
+            return []
     if _CJK.fullmatch(q) and len(q) <= 2:
         # 张 or 张伟: the start of a name, from a btree. Two characters make no trigram, so a
         # "contains" would read every name in scope; nobody's address is two Chinese characters.
-        return Q(name__startswith=q)
-    return _any_of(people.filter(name__contains=q), _at_address(q))
+        return [Q(name__startswith=q)]
+    return [Q(name__contains=q), at_address]
+
+
+def resident_search_q(query: str, within: QuerySet[Resident] | None = None) -> Q:
+    """`search_parts` as one condition. `within` is the scoped queryset being searched, when the
+    caller has it: each part of a union then carries the scope, so a grid worker's search meets
+    the grid's few hundred people in the index instead of every match in the city."""
+    parts = search_parts(query)
+    if parts is None:
+        return Q()
+    if not parts:
+        return Q(pk__in=[])
+    if len(parts) == 1:
+        return parts[0]
+    people = Resident.objects.all() if within is None else within.order_by()
+    return _any_of(*(people.filter(part) for part in parts))
 
 
 def tag_descendants() -> dict[int, set[int]]:
@@ -107,9 +115,21 @@ class ResidentFilter:
     sex: str = ""
 
     def apply(self, qs: QuerySet[Resident], today: dt.date | None = None) -> QuerySet[Resident]:
+        qs = self.apply_except_search(qs, today)
+        return qs.filter(resident_search_q(self.q, within=qs)) if self.q else qs
+
+    def parts(self, qs: QuerySet[Resident], today: dt.date | None = None) -> list[QuerySet[Resident]] | None:
+        """With a search: the filtered people as querysets whose union they are, one per index
+        the search box uses (see `search_parts`), for a page that takes its keys from each
+        (core.pagination.keyset_page). Without one: None, the plain filtered list will do."""
+        parts = search_parts(self.q)
+        if parts is None:
+            return None
+        qs = self.apply_except_search(qs, today)
+        return [qs.filter(part) for part in parts]
+
+    def apply_except_search(self, qs: QuerySet[Resident], today: dt.date | None = None) -> QuerySet[Resident]:
         today = today or timezone.localdate()
-        if self.q:
-            qs = qs.filter(resident_search_q(self.q, within=qs))
         if self.area is not None:
             qs = qs.filter(area_path__startswith=self.area.path)
         if self.tag_ids:

@@ -30,6 +30,7 @@ from django.views.decorators.http import require_POST
 from wuzhi.core import audit
 from wuzhi.core.errors import NotAllowed
 from wuzhi.core.models import AccessLog, Area, AreaKind, ChangeLog, Grant
+from wuzhi.core.pagecache import cached_page
 from wuzhi.core.pagination import keyset_page
 from wuzhi.core.roles import ROLE_ACTIONS, Action
 from wuzhi.core.scoping import can, can_on, scope_paths
@@ -163,6 +164,7 @@ def _decorate_households(rows: list[Any], tags: list[Tag]) -> None:
 
 
 @staff_view
+@cached_page("registry.household")
 def household_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     params = request.GET.copy()
@@ -233,6 +235,7 @@ def _change_line(model: Any, field: str, pair: list[Any], names: dict[str, str])
 
 
 @staff_view
+@cached_page("registry.household", "registry.resident", "registry.visit")
 def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     household = get_object_or_404(
@@ -345,13 +348,16 @@ def household_create(request: HttpRequest) -> HttpResponse:
 
 
 @staff_view
+@cached_page("registry.resident")
 def resident_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     params = request.GET.copy()
     params.setdefault("status", c.PersonStatus.PRESENT)
     form = ResidentFilterForm(params, user=user)
-    qs = form.filter(Resident.objects.visible_to(user)).select_related("household").prefetch_related("tags")
-    page = keyset_page(qs, ["household_id", "id"], request.GET.get("after"), PAGE_SIZE)
+    people = Resident.objects.visible_to(user)
+    parts = form.parts(people)
+    shown = (people if parts else form.filter(people)).select_related("household").prefetch_related("tags")
+    page = keyset_page(shown, ["household_id", "id"], request.GET.get("after"), PAGE_SIZE, parts=parts)
     context = {
         "form": form, "page": page, "after": request.GET.get("after"),
         "export_href": _export_href(EXPORT_RESIDENTS, params),

@@ -1,0 +1,54 @@
+"""Who is signed in, read with hand-written SQL (core.fastsql): every signed-in request loads its
+session and its user, and building those two queries with the ORM cost more CPU than the rest of
+a cached page (core.pagecache). Behaviour is Django's own: database sessions, the model backend."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.sessions.backends import db
+from django.db import connection
+from django.utils import timezone
+
+from . import fastsql
+
+
+class SessionStore(db.SessionStore):
+    def _get_session_from_db(self) -> Any:
+        with connection.cursor() as cursor:
+            cursor.execute(_session_sql(self.model), [self.session_key, fastsql.when(timezone.now())])
+            row = cursor.fetchone()
+        if row is None:
+            self._session_key = None
+            return None
+        return self.model(session_key=self.session_key or "", session_data=row[0])
+
+
+@functools.cache
+def _session_sql(model: Any) -> str:
+    return f"SELECT session_data FROM {fastsql.table(model)} WHERE session_key = %s AND expire_date > %s"
+
+
+class UserBackend(ModelBackend):
+    def get_user(self, user_id: Any) -> Any:
+        User = get_user_model()
+        fields = [f.attname for f in User._meta.concrete_fields]
+        try:
+            pk = User._meta.pk.to_python(user_id)  # type: ignore[union-attr]
+        except Exception:
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(_user_sql(User), [pk])
+            rows = cursor.fetchall()
+        users = fastsql.load(User, fields, rows)
+        user = users[0] if users else None
+        return user if user is not None and self.user_can_authenticate(user) else None
+
+
+@functools.cache
+def _user_sql(model: Any) -> str:
+    names = ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
+    return f"SELECT {names} FROM {fastsql.table(model)} WHERE {connection.ops.quote_name(model._meta.pk.column)} = %s"
