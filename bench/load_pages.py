@@ -253,7 +253,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--user", default="wgy1")
     parser.add_argument("--password", default="wuzhi2026")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--worker-threads", type=int, default=1,
+                        help="threads per gunicorn worker (default 1: sync workers; more: gthread)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per target")
@@ -282,7 +284,9 @@ def main() -> None:
     log = open(workdir / "gunicorn.log", "wb")  # noqa: SIM115 (the child writes it)
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "wuzhi.wsgi:application", "--chdir", str(ROOT), "--bind",
-         f"127.0.0.1:{port}", "--workers", str(args.workers), "--worker-class", "sync", "--log-level", "warning"],
+         f"127.0.0.1:{port}", "--workers", str(args.workers), "--log-level", "warning",
+         *(["--worker-class", "sync"] if args.worker_threads <= 1 else
+           ["--worker-class", "gthread", "--threads", str(args.worker_threads)])],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_http(base + "/bench/hello/")
@@ -320,7 +324,8 @@ def main() -> None:
         log.close()
 
     ceiling = results[0][2]["rps"]
-    print(f"gunicorn {args.workers} sync workers, wrk {args.threads} threads × {args.connections} connections, "
+    kind = "sync" if args.worker_threads <= 1 else f"gthread ×{args.worker_threads} threads"
+    print(f"gunicorn {args.workers} {kind} workers, wrk {args.threads} threads × {args.connections} connections, "
           f"{args.duration:g} s per target after {args.warmup:g} s warm-up; user {args.user}; "
           f"{os.cpu_count()} CPUs, load average {load_before} before the run; "
           f"page cache {'off' if args.page_cache == 0 else 'on'}, {writes} writes during the page loads")

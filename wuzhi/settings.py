@@ -160,7 +160,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 _cache_url = _env("WUZHI_CACHE_URL")
 if _cache_url.startswith("redis://"):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}}
+    CACHES = {"default": {"BACKEND": "wuzhi.core.cache.RedisCache", "LOCATION": _cache_url}}
 else:
     # A file cache is shared by every process on one machine, which is what import progress needs.
     CACHES = {

@@ -32,13 +32,13 @@ def test_grid_worker_records_a_visit_on_the_phone(live_server, transactional_db,
     page.wait_for_url("**/registry/residents/")
     search = page.get_by_role("searchbox", name="搜索")
     search.press_sequentially("zl", delay=80)  # real key presses: htmx searches as you type
-    results = page.locator("#results .d-lg-none")
+    results = page.locator("#results .wz-residents")
     # Before the search the list shows everyone; after the swap only 张黎 is left.
     expect(results.get_by_text("王芳")).to_have_count(0)
     expect(results.get_by_text("张黎")).to_have_count(1)
     expect(page).to_have_url(re.compile(r"q=zl"))  # the live search keeps the address shareable
 
-    results.get_by_text("张黎").click()
+    results.locator("tr", has_text="张黎").click()  # the whole card opens the household
     page.wait_for_url(f"**/registry/households/{household.pk}/")
 
     # "显示完整号码": an htmx POST (with the CSRF header from base.html) swaps in the full number.

@@ -21,9 +21,11 @@ and on E(a) for each area a above some r (a renamed community renames every addr
 
 What a page also depends on is part of its key: the URL with its query, the htmx target, the
 session and CSRF secret (the page embeds a CSRF token; one user's page is never another's), the
-language and the user's scope. Not cached: users who see records outside their area through a
+language and the user's scope. The entry keeps the versions it was rendered at, and one round
+trip to the cache reads it with the current versions: a newer version means render again (and
+the entry is replaced, so stale pages do not pile up). Not cached: users who see records outside their area through a
 relation (a party member's paired households: their pages depend on pairings elsewhere), pages
-with a pending message, non-200 answers. Entries expire after WUZHI_PAGE_CACHE_SECONDS (default
+with a pending message, searches (`?q=`, typed once), non-200 answers. Entries expire after WUZHI_PAGE_CACHE_SECONDS (default
 300), which also bounds what changes with the clock alone (a visit falling overdue). 0 turns
 the cache off. Several app processes must share the cache (WUZHI_CACHE_URL=redis://…); if the
 cache fails, pages are rendered as if it were off."""
@@ -119,9 +121,13 @@ def bump(paths: Iterable[str]) -> None:
 
 # ---- reads ---------------------------------------------------------------------------------
 
-def _versions(roots: list[str]) -> list[str]:
-    keys = sorted({_S + r for r in roots} | {_E + a for r in roots for a in prefixes(r)[:-1]})
-    found = cache.get_many(keys)
+def _version_keys(roots: list[str]) -> list[str]:
+    return sorted({_S + r for r in roots} | {_E + a for r in roots for a in prefixes(r)[:-1]})
+
+
+def _lookup(keys: list[str], page_key: str | None = None) -> tuple[list[str], Any]:
+    """The versions at `keys` and the entry at `page_key`, in one round trip to the cache."""
+    found = cache.get_many(keys + ([page_key] if page_key else []))
     missing = [k for k in keys if k not in found]
     if missing:
         # A version never set (or lost with the cache) gets a token now, before anything is
@@ -129,13 +135,20 @@ def _versions(roots: list[str]) -> list[str]:
         for key in missing:
             cache.add(key, uuid.uuid4().hex, None)
         found.update(cache.get_many(missing))
-    return [f"{k}={found.get(k, '')}" for k in keys]
+    return [str(found.get(k, "")) for k in keys], found.get(page_key) if page_key else None
 
 
-def _key(request: HttpRequest, view: str, models: tuple[str, ...]) -> str | None:
+def _versions(roots: list[str]) -> list[str]:
+    return _lookup(_version_keys(roots))[0]
+
+
+def _key(request: HttpRequest, view: str, models: tuple[str, ...]) -> tuple[str, list[str]] | None:
+    """The page's key, and the version keys of the user's areas; None: not to be cached."""
     user: Any = request.user
     if request.method not in ("GET", "HEAD") or not user.is_authenticated or _timeout() <= 0:
         return None
+    if request.GET.get("q"):
+        return None  # a search is typed once: keeping its page would only cost a write per keystroke
     csrf_secret = request.META.get("CSRF_COOKIE")
     session_key = request.session.session_key
     if not csrf_secret or not session_key or len(get_messages(request)):
@@ -146,8 +159,8 @@ def _key(request: HttpRequest, view: str, models: tuple[str, ...]) -> str | None
         return None
     htmx = ":".join(request.headers.get(h, "") for h in ("HX-Request", "HX-Target", "HX-Boosted"))
     parts = [view, request.get_full_path(), htmx, session_key, csrf_secret,
-             getattr(request, "LANGUAGE_CODE", ""), *roots, *_versions(roots)]
-    return _PAGE + hashlib.sha256("\n".join(parts).encode()).hexdigest()
+             getattr(request, "LANGUAGE_CODE", ""), *roots]
+    return _PAGE + hashlib.sha256("\n".join(parts).encode()).hexdigest(), _version_keys(roots)
 
 
 def cached_page(*models: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
@@ -162,19 +175,23 @@ def _cached(view: Callable[..., HttpResponse], models: tuple[str, ...]) -> Calla
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The entry is filed under the page's key with the versions it was rendered at; it is
+        # served only while the versions read now (in the same round trip) are the same.
+        key = versions = None
         try:
-            key = _key(request, name, models)
-            hit = cache.get(key) if key else None
+            found = _key(request, name, models)
+            if found is not None:
+                key, version_keys = found
+                versions, entry = _lookup(version_keys, key)
+                if entry is not None and entry[0] == versions:
+                    return HttpResponse(entry[2], content_type=entry[1])
         except Exception:
             logger.exception("page cache unavailable; rendering")
-            key = hit = None
-        if hit is not None:
-            content_type, content = hit
-            return HttpResponse(content, content_type=content_type)
+            key = None
         response = view(request, *args, **kwargs)
         if key and response.status_code == 200 and not response.streaming and not response.cookies:
             try:
-                cache.set(key, (response["Content-Type"], response.content), _timeout())
+                cache.set(key, (versions, response["Content-Type"], response.content), _timeout())
             except Exception:
                 logger.exception("page cache: page not kept")
         return response

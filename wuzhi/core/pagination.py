@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext
 from rest_framework.exceptions import ValidationError
@@ -123,7 +124,12 @@ def _rows_by_keys(qs: QuerySet[Any], ordering: list[str], limit: int, parts: lis
     if not parts:
         return []
     names = [f.lstrip("-") for f in ordering]
-    first, *rest = [p.order_by().values_list(*names) for p in parts]
+    keyed = [p.order_by().values_list(*names) for p in parts]
+    if len(keyed) > 1 and connection.features.supports_slicing_ordering_in_compound:
+        # Each part's own first page (PostgreSQL): a common initial like "wl" matches tens of
+        # thousands in a city, and the union would otherwise collect them all to remove doubles.
+        keyed = [k.order_by(*ordering)[:limit] for k in keyed]
+    first, *rest = keyed
     keys = list((first.union(*rest) if rest else first).order_by(*ordering)[:limit])
     pks = [key[-1] for key in keys]
     by_pk = qs.order_by().in_bulk(pks)

@@ -62,9 +62,13 @@ def search_parts(query: str) -> list[Q] | None:
         except Exception:
             return []
     if _CJK.fullmatch(q) and len(q) <= 2:
-        # 张 or 张伟: the start of a name, from a btree. Two characters make no trigram, so a
-        # "contains" would read every name in scope; nobody's address is two Chinese characters.
+        # 张 or 张伟: the start of a name. Nobody's address is two Chinese characters.
         return [Q(name__startswith=q)]
+    if _CJK.fullmatch(q):
+        # 张伟明: names match from their start, as a worker types them, from the covering name
+        # index alone; a trigram "contains" must read every candidate row to check it, thousands
+        # of random pages for a city-wide search. Addresses match anywhere (福兴小区3栋).
+        return [Q(name__startswith=q), at_address]
     return [Q(name__contains=q), at_address]
 
 

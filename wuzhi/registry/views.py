@@ -358,6 +358,10 @@ def resident_list(request: HttpRequest) -> HttpResponse:
     parts = form.parts(people)
     shown = (people if parts else form.filter(people)).select_related("household").prefetch_related("tags")
     page = keyset_page(shown, ["household_id", "id"], request.GET.get("after"), PAGE_SIZE, parts=parts)
+    person_url, household_url = _url_maker("registry:resident_detail"), _url_maker("registry:household_detail")
+    for r in page.rows:
+        r.url, r.household_url = person_url(r.pk), household_url(r.household_id)
+        r.badges_html = mark_safe(" ".join(tag_badge(t) for t in r.tags.all()))  # noqa: S308 (format_html output)
     context = {
         "form": form, "page": page, "after": request.GET.get("after"),
         "export_href": _export_href(EXPORT_RESIDENTS, params),
