@@ -10,6 +10,7 @@ WUZHI_INDEX_KEY       HMAC key for the blind indexes (exact lookup of encrypted 
 WUZHI_DEBUG           1 for development
 WUZHI_ALLOWED_HOSTS   comma separated
 WUZHI_CACHE_URL       redis://127.0.0.1:6379/0 for several processes; default a file cache
+WUZHI_PAGE_CACHE_SECONDS     how long a rendered page may be reused while its area is unchanged (300; 0: off)
 WUZHI_HTTPS           1 behind TLS: HTTPS redirect, HSTS, secure cookies (see "Security" below)
 WUZHI_BEHIND_PROXY    1 behind one reverse proxy that sets X-Forwarded-For (and X-Forwarded-Proto)
 WUZHI_SESSION_IDLE_MINUTES   log out after this long without a request (default 120)
@@ -169,6 +170,9 @@ else:
             "LOCATION": str(HOME / "cache"),
         }
     }
+
+# How long a rendered page may be reused while nothing in its area changes (core.pagecache); 0: off.
+WUZHI_PAGE_CACHE_SECONDS = int(_env("WUZHI_PAGE_CACHE_SECONDS", default="300"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
