@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from . import fastsql
+from .scoping import grants_join
 
 
 class SessionStore(db.SessionStore):
@@ -40,6 +41,9 @@ def _session_sql(model: Any) -> str:
 
 
 class UserBackend(ModelBackend):
+    """The user and their active grants (core.scoping.grants_of) in one statement: every page
+    asks for both."""
+
     def get_user(self, user_id: Any) -> Any:
         User = get_user_model()
         fields = [f.attname for f in User._meta.concrete_fields]
@@ -47,15 +51,22 @@ class UserBackend(ModelBackend):
             pk = User._meta.pk.to_python(user_id)  # type: ignore[union-attr]
         except Exception:
             return None
+        today = timezone.localdate()
         with connection.cursor() as cursor:
-            cursor.execute(_user_sql(User), [pk])
+            cursor.execute(_user_sql(User), [today, today, pk])
             rows = cursor.fetchall()
-        users = fastsql.load(User, fields, rows)
-        user = users[0] if users else None
-        return user if user is not None and self.user_can_authenticate(user) else None
+        if not rows:
+            return None
+        user = fastsql.load(User, fields, [row[:len(fields)] for row in rows[:1]])[0]
+        user._wuzhi_grants = [(role, path) for *_, role, path in rows if role is not None]
+        return user if self.user_can_authenticate(user) else None
 
 
 @functools.cache
 def _user_sql(model: Any) -> str:
-    names = ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
-    return f"SELECT {names} FROM {fastsql.table(model)} WHERE {connection.ops.quote_name(model._meta.pk.column)} = %s"
+    from .models import Grant
+
+    names = ", ".join(f"u.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    return (f"SELECT {names}, g.role, a.path FROM {fastsql.table(model)} u "
+            f"LEFT JOIN ({grants_join(Grant, 'TRUE')}) ON g.user_id = u.{pk} WHERE u.{pk} = %s")
