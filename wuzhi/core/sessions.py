@@ -58,7 +58,7 @@ class UserBackend(ModelBackend):
         if not rows:
             return None
         user = fastsql.load(User, fields, [row[:len(fields)] for row in rows[:1]])[0]
-        user._wuzhi_grants = [(role, path) for *_, role, path in rows if role is not None]
+        user._wuzhi_grants = [(role, path) for *_, role, path in rows if role is not None]  # type: ignore[attr-defined]
         return user if self.user_can_authenticate(user) else None
 
 
