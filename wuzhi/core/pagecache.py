@@ -138,10 +138,6 @@ def _lookup(keys: list[str], page_key: str | None = None) -> tuple[list[str], An
     return [str(found.get(k, "")) for k in keys], found.get(page_key) if page_key else None
 
 
-def _versions(roots: list[str]) -> list[str]:
-    return _lookup(_version_keys(roots))[0]
-
-
 def _key(request: HttpRequest, view: str, models: tuple[str, ...]) -> tuple[str, list[str]] | None:
     """The page's key, and the version keys of the user's areas; None: not to be cached."""
     user: Any = request.user
