@@ -105,3 +105,25 @@ def test_party_member_sees_only_their_own_pairings_on_the_coverage_page(client, 
     assert response.context["stats"]["households"] == 1 and response.context["stats"]["uncovered"] == 0
     assert [r["name"] for r in response.context["load"]] == ["马建林"]
     assert not response.context["may_assign"]
+
+
+def test_the_signed_in_users_statement_tells_who_has_pairings(people, org, django_assert_num_queries):
+    """core.sessions loads the user with a test of party.scope: whoever has no open pairing
+    (nearly everyone) costs no pairing query; whoever has one gets their households when asked."""
+    from wuzhi.core.sessions import UserBackend
+    from wuzhi.party.scope import paired_household_ids
+
+    backend = UserBackend()
+    worker = backend.get_user(people.worker1.pk)
+    with django_assert_num_queries(0):
+        assert paired_household_ids(worker) == []
+    member, cadre = backend.get_user(org.member_user.pk), backend.get_user(org.cadre_user.pk)
+    with django_assert_num_queries(2):
+        assert paired_household_ids(member) == [org.h3.pk]
+        assert paired_household_ids(cadre) == [org.h1.pk]  # his department's, through a colleague
+    services.pairing_end(actor=people.secretary, pairing=org.p_ma, reason="换人联系")
+    member = backend.get_user(org.member_user.pk)
+    with django_assert_num_queries(0):
+        assert paired_household_ids(member) == []
+    services.pairing_create(actor=None, household=org.h4, cadre=org.deng)
+    assert paired_household_ids(backend.get_user(org.cadre_user.pk)) == [org.h1.pk, org.h4.pk]

@@ -89,6 +89,21 @@ def relation(model_label: str) -> Callable[[RelationRule], RelationRule]:
     return register
 
 
+# Almost no user has such relations, yet asking costs every request a query. An app may give,
+# with `relation_test`, SQL that is true when its rules could find anything for the user row
+# `u`; core.sessions evaluates it in the statement that loads the user and, where it is false,
+# sets `attr` on the user to `empty()`, the cached answer the app's rules then read.
+_USER_TESTS: dict[str, tuple[Callable[[], str], Callable[[], Any]]] = {}
+
+
+def relation_test(attr: str, sql: Callable[[], str], empty: Callable[[], Any]) -> None:
+    _USER_TESTS[attr] = (sql, empty)
+
+
+def relation_tests() -> list[tuple[str, Callable[[], str], Callable[[], Any]]]:
+    return [(attr, sql, empty) for attr, (sql, empty) in sorted(_USER_TESTS.items())]
+
+
 def can_on(user: Any, action: str, obj: Any) -> bool:
     """`can` for one object, including relation rules (one query only when they matter)."""
     path = getattr(obj, getattr(type(obj), "scope_path_field", "area_path"))

@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from . import fastsql
-from .scoping import grants_join
+from .scoping import grants_join, relation_tests
 
 
 class SessionStore(db.SessionStore):
@@ -41,8 +41,8 @@ def _session_sql(model: Any) -> str:
 
 
 class UserBackend(ModelBackend):
-    """The user and their active grants (core.scoping.grants_of) in one statement: every page
-    asks for both."""
+    """The user, their active grants (core.scoping.grants_of) and whether relation rules could
+    find anything for them (core.scoping.relation_test) in one statement: every page asks."""
 
     def get_user(self, user_id: Any) -> Any:
         User = get_user_model()
@@ -57,8 +57,12 @@ class UserBackend(ModelBackend):
             rows = cursor.fetchall()
         if not rows:
             return None
-        user = fastsql.load(User, fields, [row[:len(fields)] for row in rows[:1]])[0]
-        user._wuzhi_grants = [(role, path) for *_, role, path in rows if role is not None]  # type: ignore[attr-defined]
+        n = len(fields)
+        user = fastsql.load(User, fields, [row[:n] for row in rows[:1]])[0]
+        for (attr, _, empty), found in zip(relation_tests(), rows[0][n:], strict=False):
+            if not found:
+                setattr(user, attr, empty())
+        user._wuzhi_grants = [(row[-2], row[-1]) for row in rows if row[-2] is not None]  # type: ignore[attr-defined]
         return user if self.user_can_authenticate(user) else None
 
 
@@ -68,5 +72,6 @@ def _user_sql(model: Any) -> str:
 
     names = ", ".join(f"u.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
     pk = connection.ops.quote_name(model._meta.pk.column)
-    return (f"SELECT {names}, g.role, a.path FROM {fastsql.table(model)} u "
+    tests = "".join(f"CASE WHEN {sql()} THEN 1 ELSE 0 END, " for _, sql, _ in relation_tests())
+    return (f"SELECT {names}, {tests}g.role, a.path FROM {fastsql.table(model)} u "
             f"LEFT JOIN ({grants_join(Grant, 'TRUE')}) ON g.user_id = u.{pk} WHERE u.{pk} = %s")
