@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +81,8 @@ def _key_of(row: Any, field: str) -> Any:
 
 
 def keyset_page(qs: QuerySet[Any], ordering: list[str], after: str | None, size: int, *,
-                strict: bool = False, parts: list[QuerySet[Any]] | None = None) -> Page:
+                strict: bool = False, parts: list[QuerySet[Any]] | None = None,
+                load: Callable[[list[Any]], dict[Any, Any]] | None = None) -> Page:
     """`ordering` must end with a unique field (the primary key) so the key is total.
 
     An `after` token that cannot be decoded or does not fit the ordering starts from the first
@@ -90,7 +92,12 @@ def keyset_page(qs: QuerySet[Any], ordering: list[str], after: str | None, size:
     index). The page's keys are then taken first — only the ordering columns, from each part,
     which covering indexes answer without reading the table — and `qs` (the display query,
     with its joins) reads just the rows of the page. Without it a search matching thousands
-    of people across a city read every match and its household to keep thirty."""
+    of people across a city read every match and its household to keep thirty.
+
+    `load`: reads the page's rows by primary key (pk → row) once their keys are known, from
+    `qs` or from the parts; for a list whose rows the ORM builds too slowly (a resident search
+    page). A row whose key changed between the two reads is not shown: it may have moved out of
+    the scope the keys were read in."""
     after_q = None
     if after:
         values = _decode(after)
@@ -107,11 +114,13 @@ def keyset_page(qs: QuerySet[Any], ordering: list[str], after: str | None, size:
                 after_q = None
                 if strict:
                     raise InvalidCursor(after) from exc
-    if parts is None:
+    if parts is None and load is None:
         qs = qs.order_by(*ordering)
         rows = list((qs if after_q is None else qs.filter(after_q))[: size + 1])
     else:
-        rows = _rows_by_keys(qs, ordering, size + 1, [p if after_q is None else p.filter(after_q) for p in parts])
+        parts = [qs] if parts is None else parts
+        rows = _rows_by_keys(ordering, size + 1, [p if after_q is None else p.filter(after_q) for p in parts],
+                             load or qs.order_by().in_bulk)
     more = len(rows) > size
     rows = rows[:size]
     token = None
@@ -120,7 +129,8 @@ def keyset_page(qs: QuerySet[Any], ordering: list[str], after: str | None, size:
     return Page(rows, token)
 
 
-def _rows_by_keys(qs: QuerySet[Any], ordering: list[str], limit: int, parts: list[QuerySet[Any]]) -> list[Any]:
+def _rows_by_keys(ordering: list[str], limit: int, parts: list[QuerySet[Any]],
+                  load: Callable[[list[Any]], dict[Any, Any]]) -> list[Any]:
     if not parts:
         return []
     names = [f.lstrip("-") for f in ordering]
@@ -131,10 +141,10 @@ def _rows_by_keys(qs: QuerySet[Any], ordering: list[str], limit: int, parts: lis
         keyed = [k.order_by(*ordering)[:limit] for k in keyed]
     first, *rest = keyed
     keys = list((first.union(*rest) if rest else first).order_by(*ordering)[:limit])
-    pks = [key[-1] for key in keys]
-    by_pk = qs.order_by().in_bulk(pks)
+    by_pk = load([key[-1] for key in keys])
     # A row gone between the two reads (deleted, or no longer in scope) is simply not shown.
-    return [by_pk[pk] for pk in pks if pk in by_pk]
+    return [row for key in keys if (row := by_pk.get(key[-1])) is not None
+            and all(_key_of(row, f) == value for f, value in zip(ordering, key, strict=True))]
 
 
 class KeysetPagination(BasePagination):

@@ -121,9 +121,12 @@ class ResidentFilterForm(forms.Form):
     status = forms.ChoiceField(label=_("状态"), required=False, choices=[("", _("全部状态")), *c.PersonStatus.choices])
     area = AreaChoiceField(label=_("网格/楼栋"), queryset=Area.objects.none(), required=False, empty_label=_("全部区域"))
 
-    def __init__(self, data: Any, *, user: Any) -> None:
+    def __init__(self, data: Any, *, user: Any, shown: bool = True) -> None:
         super().__init__(data)
-        _narrow(self, "area", _filter_areas(user))
+        # The user's grids and buildings, for the select and to check a chosen one. A live search
+        # that swaps only the results (`shown` False) without an area skips building that query.
+        if shown or data.get("area"):
+            _narrow(self, "area", _filter_areas(user))
 
     def filter(self, qs: Any) -> Any:
         return self._filter().apply(qs)

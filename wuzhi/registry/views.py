@@ -353,24 +353,23 @@ def resident_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     params = request.GET.copy()
     params.setdefault("status", c.PersonStatus.PRESENT)
-    form = ResidentFilterForm(params, user=user)
+    partial = _wants_partial(request, "results")
+    form = ResidentFilterForm(params, user=user, shown=not partial)
     people = Resident.objects.visible_to(user)
     parts = form.parts(people)
-    shown = (people if parts else form.filter(people)).select_related("household").prefetch_related("tags")
-    page = keyset_page(shown, ["household_id", "id"], request.GET.get("after"), PAGE_SIZE, parts=parts)
+    page = keyset_page(people if parts is not None else form.filter(people), ["household_id", "id"],
+                       request.GET.get("after"), PAGE_SIZE, parts=parts, load=selectors.resident_rows)
     person_url, household_url = _url_maker("registry:resident_detail"), _url_maker("registry:household_detail")
     for r in page.rows:
         r.url, r.household_url = person_url(r.pk), household_url(r.household_id)
-        r.badges_html = mark_safe(" ".join(tag_badge(t) for t in r.tags.all()))  # noqa: S308 (format_html output)
+        r.badges_html = mark_safe(" ".join(tag_badge(t) for t in r.tag_list))  # noqa: S308 (format_html output)
     context = {
         "form": form, "page": page, "after": request.GET.get("after"),
         "export_href": _export_href(EXPORT_RESIDENTS, params),
         "filtered": any(params.get(k) for k in ("tag", "age_min", "age_max", "sex", "area"))
         or params.get("status") != c.PersonStatus.PRESENT,
     }
-    if _wants_partial(request, "results"):
-        return render(request, "registry/_resident_results.html", context)
-    return render(request, "registry/resident_list.html", context)
+    return render(request, "registry/_resident_results.html" if partial else "registry/resident_list.html", context)
 
 
 @staff_view
