@@ -89,7 +89,7 @@ def resident_search_q(query: str, within: QuerySet[Resident] | None = None) -> Q
     return _any_of(*(people.filter(part) for part in parts))
 
 
-# What a row of the resident list shows (registry/_resident_results.html).
+# What a row of the resident list shows (views._RESIDENT_ROW).
 _ROW_FIELDS = {"id", "household_id", "relation", "name", "id_number_masked", "birth_date", "sex", "phone_masked",
                "status"}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import html
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +36,7 @@ from wuzhi.core.pagination import keyset_page
 from wuzhi.core.roles import ROLE_ACTIONS, Action
 from wuzhi.core.scoping import can, can_on, scope_paths
 from wuzhi.core.templatetags.wuzhi_tags import tag_badge
+from wuzhi.core.validators import age_on
 from wuzhi.core.views import apply_errors, client_ip, forbidden, require, staff_view
 from wuzhi.honours.selectors import history_for_building as honour_history_for_building
 from wuzhi.honours.selectors import history_for_household as honour_history_for_household
@@ -359,17 +361,44 @@ def resident_list(request: HttpRequest) -> HttpResponse:
     parts = form.parts(people)
     page = keyset_page(people if parts is not None else form.filter(people), ["household_id", "id"],
                        request.GET.get("after"), PAGE_SIZE, parts=parts, load=selectors.resident_rows)
-    person_url, household_url = _url_maker("registry:resident_detail"), _url_maker("registry:household_detail")
-    for r in page.rows:
-        r.url, r.household_url = person_url(r.pk), household_url(r.household_id)
-        r.badges_html = mark_safe(" ".join(tag_badge(t) for t in r.tag_list))  # noqa: S308 (format_html output)
     context = {
-        "form": form, "page": page, "after": request.GET.get("after"),
+        "form": form, "page": page, "rows_html": _resident_rows_html(page.rows), "after": request.GET.get("after"),
         "export_href": _export_href(EXPORT_RESIDENTS, params),
         "filtered": any(params.get(k) for k in ("tag", "age_min", "age_max", "sex", "area"))
         or params.get("status") != c.PersonStatus.PRESENT,
     }
     return render(request, "registry/_resident_results.html" if partial else "registry/resident_list.html", context)
+
+
+# A row of the resident list: one markup for desktop and phone (the wz-residents style in
+# resident_list.html turns it into a card), made here. Through the template language, a dozen
+# lookups and escapes per row took 4 ms for a page of 30, half of a city-wide search request;
+# format_html's per-value checks for lazy strings still took 2.7 ms. Every value is escaped
+# with html.escape, as Django's own escape does.
+_RESIDENT_ROW = (
+    '<tr><td class="wz-rs-name"><a class="fw-semibold" href="{url}">{name}</a>{status}</td>'
+    '<td class="wz-rs-sex">{sex}</td><td class="wz-rs-age" data-unit="{years}">{age}</td>'
+    '<td class="wz-rs-relation">{relation}</td>'
+    '<td class="wz-rs-address"><a href="{household_url}">{address}</a></td>'
+    '<td class="wz-rs-id wz-masked small">{id_number}</td><td class="wz-rs-phone wz-masked small">{phone}</td>'
+    '<td class="wz-rs-tags">{badges}</td></tr>'
+)
+
+
+def _resident_rows_html(rows: list[Resident]) -> str:
+    """The rows of selectors.resident_rows as the list's table rows."""
+    e = html.escape
+    person_url, household_url = _url_maker("registry:resident_detail"), _url_maker("registry:household_detail")
+    today, years = timezone.localdate(), e(_("岁"))
+    sexes = {value: e(str(label)) for value, label in c.Sex.choices}
+    statuses = {value: f' <span class="badge text-bg-secondary">{e(str(label))}</span>'
+                for value, label in c.PersonStatus.choices if value != c.PersonStatus.PRESENT}
+    return mark_safe("".join(_RESIDENT_ROW.format(  # noqa: S308 (every value escaped)
+        url=e(person_url(r.pk)), name=e(r.name), status=statuses.get(r.status, ""), sex=sexes.get(r.sex, ""),
+        years=years, age=age_on(r.birth_date, today), relation=e(r.relation),
+        household_url=e(household_url(r.household_id)), address=e(r.address), id_number=e(r.id_number_masked),
+        phone=e(r.phone_masked or "—"), badges=" ".join(tag_badge(t) for t in r.tag_list),
+    ) for r in rows))
 
 
 @staff_view
