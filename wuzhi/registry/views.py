@@ -385,7 +385,7 @@ _RESIDENT_ROW = (
 )
 
 
-def _resident_rows_html(rows: list[Resident]) -> str:
+def _resident_rows_html(rows: list[Any]) -> str:
     """The rows of selectors.resident_rows as the list's table rows."""
     e = html.escape
     person_url, household_url = _url_maker("registry:resident_detail"), _url_maker("registry:household_detail")
