@@ -635,3 +635,19 @@ def test_building_grid_colours(client, tree, people, zhang, make_household):
     assert reverse("registry:household_create") + f"?dwelling={tree.dwellings[2].pk}" in html
     assert response.context["grid"]["floors"] == [2, 1]
     assert response.context["stats"] == {"dwellings": 9, "households": 2, "care": 1, "rented": 1}
+
+
+def test_resident_rows_escape_every_value():
+    """The resident list's rows are made in Python (views._RESIDENT_ROW), not by the template
+    language: every value must still be escaped, attributes included."""
+    from types import SimpleNamespace
+
+    evil = '<img src=x onerror="alert(1)">'
+    row = SimpleNamespace(pk=7, household_id=3, name=evil, status="迁出", sex="女", relation=evil,
+                          birth_date=dt.date(1990, 1, 1), address=evil, id_number_masked=evil, phone_masked="",
+                          tag_list=[Tag(name=evil, color='x" onmouseover="y')])
+    html = views._resident_rows_html([row])
+    assert "<img" not in html and 'onmouseover="' not in html
+    assert html.count("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;") == 5  # name, relation, address, ID, tag
+    assert 'href="/registry/residents/7/"' in html and 'href="/registry/households/3/"' in html
+    assert "—" in html and "badge text-bg-secondary" in html  # no phone; not present: a status badge
