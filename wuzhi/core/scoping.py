@@ -35,21 +35,23 @@ def grants_of(user: AbstractBaseUser | AnonymousUser) -> list[tuple[str, str]]:
         # building the same query with the ORM does (GrantQuerySet.active is the same rule).
         today = timezone.localdate()
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT g.role, a.path FROM {grants_join(Grant, 'g.user_id = %s')}",
-                           [user.pk or 0, today, today])
+            grant, area = grant_tables(Grant)
+            cursor.execute(f"SELECT g.role, a.path FROM {grant} g JOIN {area} a ON a.id = g.area_id "
+                           f"WHERE g.user_id = %s AND {ACTIVE_GRANT}", [user.pk or 0, today, today])
             cached = [(role, path) for role, path in cursor.fetchall()]
         user._wuzhi_grants = cached  # type: ignore[union-attr]
     return cached
 
 
+# A grant `g` in force (GrantQuerySet.active's rule); takes today twice. Also used by
+# core.sessions, which reads the signed-in user and their grants in one round trip.
+ACTIVE_GRANT = "g.valid_from <= %s AND (g.valid_to IS NULL OR g.valid_to >= %s)"
+
+
 @functools.cache
-def grants_join(grant: Any, on: str) -> str:
-    """`grant g JOIN area a` for a user's active grants, `on` naming the user; the statement takes
-    today twice after the parameters of `on`. Also joined onto the user's own row by
-    core.sessions, so a signed-in request reads its user and grants in one round trip."""
-    area = fastsql.table(grant._meta.get_field("area").related_model)
-    return (f"{fastsql.table(grant)} g JOIN {area} a ON a.id = g.area_id AND {on} "
-            "AND g.valid_from <= %s AND (g.valid_to IS NULL OR g.valid_to >= %s)")
+def grant_tables(grant: Any) -> tuple[str, str]:
+    """The quoted tables of grants and of their areas."""
+    return fastsql.table(grant), fastsql.table(grant._meta.get_field("area").related_model)
 
 
 def forget_grants(user: Any) -> None:

@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from . import fastsql
-from .scoping import grants_join, relation_tests
+from .scoping import ACTIVE_GRANT, grant_tables, relation_tests
 
 
 class SessionStore(db.SessionStore):
@@ -57,9 +57,9 @@ class UserBackend(ModelBackend):
             rows = cursor.fetchall()
         if not rows:
             return None
-        n = len(fields)
+        n, tests = len(fields), relation_tests()
         user = fastsql.load(User, fields, [row[:n] for row in rows[:1]])[0]
-        for (attr, _, empty), found in zip(relation_tests(), rows[0][n:], strict=False):
+        for (attr, _, empty), found in zip(tests, rows[0][n:n + len(tests)], strict=True):
             if not found:
                 setattr(user, attr, empty())
         user._wuzhi_grants = [(row[-2], row[-1]) for row in rows if row[-2] is not None]  # type: ignore[attr-defined]
@@ -73,5 +73,7 @@ def _user_sql(model: Any) -> str:
     names = ", ".join(f"u.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
     pk = connection.ops.quote_name(model._meta.pk.column)
     tests = "".join(f"CASE WHEN {sql()} THEN 1 ELSE 0 END, " for _, sql, _ in relation_tests())
+    grant, area = grant_tables(Grant)
     return (f"SELECT {names}, {tests}g.role, a.path FROM {fastsql.table(model)} u "
-            f"LEFT JOIN ({grants_join(Grant, 'TRUE')}) ON g.user_id = u.{pk} WHERE u.{pk} = %s")
+            f"LEFT JOIN {grant} g ON g.user_id = u.{pk} AND {ACTIVE_GRANT} "
+            f"LEFT JOIN {area} a ON a.id = g.area_id WHERE u.{pk} = %s")

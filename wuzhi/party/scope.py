@@ -46,17 +46,10 @@ def _paired_sql() -> str:
             f"WHERE p.ended_on IS NULL AND c.department_id IN (SELECT department_id FROM {cadre} WHERE user_id = %s)")
 
 
-@functools.cache
 def _paired_test() -> str:
-    """Does the user row `u` have open pairings (`_paired_sql`'s question, asked in the user's own
-    statement, core.scoping.relation_test)?"""
-    from .models import Cadre, Pairing, PartyMember
-
-    pairing, member, cadre = (fastsql.table(m) for m in (Pairing, PartyMember, Cadre))
-    return (f"(EXISTS (SELECT 1 FROM {pairing} p JOIN {member} m ON m.id = p.member_id "
-            "WHERE p.ended_on IS NULL AND m.user_id = u.id) "
-            f"OR EXISTS (SELECT 1 FROM {pairing} p JOIN {cadre} c ON c.id = p.cadre_id WHERE p.ended_on IS NULL "
-            f"AND c.department_id IN (SELECT department_id FROM {cadre} WHERE user_id = u.id)))")
+    """`_paired_sql`'s question for the user row `u`, asked in the user's own statement
+    (core.scoping.relation_test)."""
+    return f"EXISTS ({_paired_sql().replace('%s', 'u.id')})"
 
 
 relation_test("_wuzhi_paired", _paired_test, list)
